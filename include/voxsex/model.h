@@ -1,0 +1,70 @@
+// The speaker-gender model: a TorchScript CNN over log-mel, loaded and run with LibTorch.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "voxsex/mel.h"
+
+namespace voxsex {
+
+// Version of the metadata layout stored in the model file (`_extra_files["voxsex.json"]`).
+inline constexpr int kModelFormatVersion = 1;
+inline constexpr const char* kModelMetadataName = "voxsex.json";
+
+struct ModelOptions {
+  int num_threads = 0;           // LibTorch intra-op threads; 0 = all cores
+  int batch_size = 32;           // windows per forward pass
+  double max_window_s = 10.0;    // long inputs are cut into windows of at most this length
+
+  // Throws ConfigError when a field is out of range.
+  void Validate() const;
+  std::string ToString() const;
+};
+
+// Result for one input.
+struct Prediction {
+  float logit_male = 0.0f;    // logits averaged over windows, weighted by window length
+  float logit_female = 0.0f;
+  float p_female = 0.0f;      // softmax of the averaged logits
+  int gender() const { return p_female >= 0.5f ? 1 : 0; }
+};
+
+// A loaded TorchScript gender model with its voxsex metadata.
+// The TorchScript module's forward takes (log_mel [batch, 1, num_mels, num_frames] float32,
+// lengths [batch] int64, the true frame count of each item) and returns logits [batch, 2]
+// (index 0 = male, 1 = female).
+// Predict is const but uses the shared module: call it from one thread at a time.
+class GenderModel {
+ public:
+  // Loads `path`. Throws ModelError when the file is missing, not TorchScript, or lacks valid
+  // voxsex metadata (format version, front-end options, labels).
+  static GenderModel Load(const std::string& path, const ModelOptions& opts = {});
+  GenderModel(GenderModel&&) noexcept;
+  GenderModel& operator=(GenderModel&&) noexcept;
+  ~GenderModel();
+
+  // Front-end options the model was trained with (from its metadata).
+  const MelOptions& mel_options() const;
+  // The metadata JSON as stored in the file.
+  const std::string& metadata_json() const;
+  const std::string& path() const;
+
+  // Classifies each log-mel (any length >= 1 frame); inputs longer than max_window_s are cut into
+  // windows whose logits are averaged, weighted by window length. Runs under InferenceMode,
+  // batching windows of similar length. Throws ModelError when the module fails.
+  std::vector<Prediction> Predict(const std::vector<const LogMel*>& inputs) const;
+
+ private:
+  struct Impl;
+  explicit GenderModel(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+// Path of the bundled model: $VOXSEX_MODEL if set; else the first existing of
+// <exe_dir>/../share/voxsex/models/voxsex.pt, <exe_dir>/models/voxsex.pt, <exe_dir>/../models/voxsex.pt,
+// and the source tree's models/voxsex.pt (compiled in). Returns "" when none exists.
+std::string DefaultModelPath();
+
+}  // namespace voxsex

@@ -1,0 +1,45 @@
+// Training a GenderModel with LibTorch from labelled audio.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+namespace voxsex {
+
+struct TrainOptions {
+  std::string targets_path;      // id<TAB>gender
+  std::string audio_dir;         // "" = directory of targets_path
+  std::string val_targets_path;  // "" = no validation; the last epoch is kept
+  std::string val_audio_dir;     // "" = directory of val_targets_path
+  std::string init_model_path;   // untrained or pretrained TorchScript model with metadata
+  std::string out_path;          // where the trained TorchScript model is written (atomically)
+  int epochs = 30;
+  int batch_size = 32;
+  double lr = 2e-3;              // AdamW peak learning rate (one-cycle cosine schedule)
+  double weight_decay = 1e-2;
+  std::uint64_t seed = 1;
+  int num_threads = 0;           // 0 = all cores
+  double crop_min_s = 1.0;       // random crop length range, seconds
+  double crop_max_s = 4.0;
+  double gain_db = 12.0;         // random gain in [-gain_db, +gain_db]
+  double max_train_file_s = 30.0;// training clips longer than this are cut to it when loaded
+
+  // Throws ConfigError when a field is out of range or a required path is empty.
+  void Validate() const;
+  std::string ToString() const;
+};
+
+// Summary of a finished training run.
+struct TrainResult {
+  int best_epoch = 0;
+  double best_val_balanced_accuracy = 0.0;
+  double best_val_accuracy = 0.0;
+  double seconds = 0.0;
+  long num_train_files = 0;
+  long num_val_files = 0;
+};
+
+// Trains and writes opts.out_path. Throws ConfigError, FormatError, AudioError or ModelError.
+TrainResult Train(const TrainOptions& opts);
+
+}  // namespace voxsex

@@ -1,0 +1,42 @@
+// The answers/targets TSV contract: `id<TAB>gender`, gender 0 = male, 1 = female.
+#pragma once
+
+#include <map>
+#include <string>
+#include <vector>
+
+namespace voxsex {
+
+// One line of answers.tsv or targets.tsv.
+struct Answer {
+  std::string id;
+  int gender = 0;  // 0 = male, 1 = female
+};
+using Target = Answer;
+
+// Reads `id<TAB>gender` lines. Accepts CRLF line ends, a UTF-8 BOM, trailing whitespace and blank
+// lines; an optional header line `id<TAB>gender` is skipped. Throws FormatError naming the path
+// and line number for a malformed line, a label other than 0/1, or a duplicated id (unless
+// allow_duplicates, in which case all lines are returned in file order).
+std::vector<Answer> ReadAnswers(const std::string& path, bool allow_duplicates = false);
+inline std::vector<Target> ReadTargets(const std::string& path) { return ReadAnswers(path); }
+
+// Writes answers sorted by id, one `id<TAB>gender` line each, to a temporary file beside `path`
+// that is then renamed over it, so `path` is never half-written. Throws FormatError on I/O failure.
+void WriteAnswers(const std::string& path, std::vector<Answer> answers);
+
+// Writes `content` to `path` atomically (temporary file in the same directory + fsync + rename).
+// Throws FormatError naming the path on failure.
+void WriteFileAtomic(const std::string& path, const std::string& content);
+
+// A table with a header line, e.g. meta.tsv. rows[i][column] = value.
+struct Table {
+  std::vector<std::string> columns;
+  std::vector<std::map<std::string, std::string>> rows;
+};
+
+// Reads a TSV with a header line. Throws FormatError naming path and line for a row whose field
+// count differs from the header's.
+Table ReadTable(const std::string& path);
+
+}  // namespace voxsex

@@ -1,0 +1,1 @@
+#include "voxsex/error.h"
