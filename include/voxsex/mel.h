@@ -33,11 +33,14 @@ struct LogMel {
   const float* frame(int t) const { return data.data() + static_cast<std::size_t>(t) * num_mels; }
 };
 
-// Number of STFT frames for `num_samples` samples with centre padding: 1 + num_samples / hop_length.
+// Number of STFT frames for `num_samples` samples with centre padding (n_fft / 2 on each side, as
+// torch.stft(center=True)): 1 + num_samples / hop_length for even n_fft (in general
+// 1 + (num_samples + 2 * (n_fft / 2) - n_fft) / hop_length). Throws ConfigError for invalid options.
 int NumFrames(std::size_t num_samples, const MelOptions& opts);
 
 // Slaney-scale, Slaney-normalised triangular filterbank [num_mels x (n_fft / 2 + 1)], row-major;
 // matches torchaudio.functional.melscale_fbanks(norm="slaney", mel_scale="slaney").
+// Throws ConfigError for invalid options.
 std::vector<float> MelFilterbank(const MelOptions& opts);
 
 // Computes log-mel spectrograms. Matches
