@@ -1,1 +1,292 @@
-// placeholder
+#include "voxsex/model.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <sstream>
+#include <thread>
+
+#include <ATen/Parallel.h>
+
+#include "model_internal.h"
+#include "voxsex/error.h"
+
+namespace voxsex {
+namespace internal {
+namespace {
+
+template <typename T>
+T Require(const nlohmann::json& j, const char* key) {
+  if (!j.contains(key)) throw ModelError(std::string("metadata front_end lacks '") + key + "'");
+  try {
+    return j.at(key).get<T>();
+  } catch (const nlohmann::json::exception& e) {
+    throw ModelError(std::string("metadata front_end field '") + key + "': " + e.what());
+  }
+}
+
+}  // namespace
+
+MelOptions MelOptionsFromJson(const nlohmann::json& j) {
+  MelOptions o;
+  o.sample_rate_hz = Require<int>(j, "sample_rate_hz");
+  o.n_fft = Require<int>(j, "n_fft");
+  o.win_length = Require<int>(j, "win_length");
+  o.hop_length = Require<int>(j, "hop_length");
+  o.num_mels = Require<int>(j, "num_mels");
+  o.f_min_hz = Require<float>(j, "f_min_hz");
+  o.f_max_hz = Require<float>(j, "f_max_hz");
+  o.log_offset = Require<float>(j, "log_offset");
+  try {
+    o.Validate();
+  } catch (const ConfigError& e) {
+    throw ModelError(std::string("metadata front_end is invalid: ") + e.what());
+  }
+  return o;
+}
+
+nlohmann::json MelOptionsToJson(const MelOptions& o) {
+  return {{"type", "log-mel"},          {"sample_rate_hz", o.sample_rate_hz},
+          {"n_fft", o.n_fft},           {"win_length", o.win_length},
+          {"hop_length", o.hop_length}, {"num_mels", o.num_mels},
+          {"f_min_hz", o.f_min_hz},     {"f_max_hz", o.f_max_hz},
+          {"log_offset", o.log_offset}, {"window", "hann-periodic"},
+          {"center", true},             {"pad_mode", "reflect"},
+          {"mel_scale", "slaney"},      {"norm", "slaney"},
+          {"power", 2.0}};
+}
+
+LoadedModule LoadModule(const std::string& path) {
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(path, ec)) {
+    throw ModelError("model '" + path + "': no such file");
+  }
+  LoadedModule out;
+  torch::jit::ExtraFilesMap extra{{kModelMetadataName, ""}};
+  try {
+    out.module = torch::jit::load(path, torch::kCPU, extra);
+  } catch (const c10::Error& e) {
+    throw ModelError("model '" + path + "' is not a TorchScript file: " +
+                     e.what_without_backtrace());
+  } catch (const std::exception& e) {
+    throw ModelError("model '" + path + "' could not be loaded: " + e.what());
+  }
+  out.metadata_json = extra[kModelMetadataName];
+  if (out.metadata_json.empty()) {
+    throw ModelError("model '" + path + "' has no voxsex metadata (extra file '" +
+                     std::string(kModelMetadataName) + "'): not a voxsex model");
+  }
+  try {
+    out.metadata = nlohmann::json::parse(out.metadata_json);
+  } catch (const nlohmann::json::exception& e) {
+    throw ModelError("model '" + path + "': metadata is not valid JSON: " + e.what());
+  }
+  const auto& m = out.metadata;
+  if (!m.is_object() || !m.contains("format_version") || !m["format_version"].is_number_integer()) {
+    throw ModelError("model '" + path + "': metadata lacks an integer format_version");
+  }
+  if (m["format_version"].get<int>() != kModelFormatVersion) {
+    throw ModelError("model '" + path + "': metadata format_version " +
+                     std::to_string(m["format_version"].get<int>()) + ", this voxsex reads " +
+                     std::to_string(kModelFormatVersion));
+  }
+  if (!m.contains("labels") || m["labels"] != nlohmann::json({"male", "female"})) {
+    throw ModelError("model '" + path + "': metadata labels must be [\"male\", \"female\"]");
+  }
+  if (!m.contains("front_end") || !m["front_end"].is_object()) {
+    throw ModelError("model '" + path + "': metadata lacks front_end");
+  }
+  try {
+    out.mel = MelOptionsFromJson(m["front_end"]);
+  } catch (const ModelError& e) {
+    throw ModelError("model '" + path + "': " + e.what());
+  }
+  if (out.module.find_method("forward") == c10::nullopt) {
+    throw ModelError("model '" + path + "' has no forward method");
+  }
+  out.module.eval();
+  return out;
+}
+
+int SetTorchThreads(int num_threads) {
+  int n = num_threads > 0 ? num_threads : static_cast<int>(std::thread::hardware_concurrency());
+  if (n <= 0) n = 1;
+  at::set_num_threads(n);
+  return n;
+}
+
+torch::Tensor ToTensor(const LogMel& log_mel) {
+  // LogMel is [T, M] row-major; the model wants [M, T].
+  auto t = torch::from_blob(const_cast<float*>(log_mel.data.data()),
+                            {log_mel.num_frames, log_mel.num_mels}, torch::kFloat32);
+  return t.t().contiguous();
+}
+
+std::vector<Prediction> PredictTensors(torch::jit::Module& module,
+                                       const std::vector<torch::Tensor>& features, int batch_size,
+                                       int max_window_frames) {
+  struct Window {
+    std::size_t input;
+    int64_t start;
+    int64_t length;
+  };
+  std::vector<Window> windows;
+  for (std::size_t i = 0; i < features.size(); ++i) {
+    const int64_t t = features[i].size(1);
+    if (t < 1) throw ModelError("input " + std::to_string(i) + " has no frames");
+    const int64_t n = (t + max_window_frames - 1) / max_window_frames;
+    for (int64_t k = 0; k < n; ++k) {
+      const int64_t start = t * k / n, end = t * (k + 1) / n;
+      windows.push_back({i, start, end - start});
+    }
+  }
+  std::stable_sort(windows.begin(), windows.end(),
+                   [](const Window& a, const Window& b) { return a.length < b.length; });
+
+  std::vector<double> sum0(features.size(), 0.0), sum1(features.size(), 0.0),
+      weight(features.size(), 0.0);
+  torch::NoGradGuard no_grad;
+  try {
+    for (std::size_t b = 0; b < windows.size(); b += batch_size) {
+      const std::size_t e = std::min(windows.size(), b + static_cast<std::size_t>(batch_size));
+      const int64_t max_len = windows[e - 1].length;
+      const int64_t padded = (max_len + 15) / 16 * 16;
+      const int64_t num_mels = features[windows[b].input].size(0);
+      auto x = torch::zeros({static_cast<int64_t>(e - b), 1, num_mels, padded});
+      auto lengths = torch::empty({static_cast<int64_t>(e - b)}, torch::kInt64);
+      for (std::size_t k = b; k < e; ++k) {
+        const Window& w = windows[k];
+        x[k - b][0].narrow(1, 0, w.length).copy_(features[w.input].narrow(1, w.start, w.length));
+        lengths[k - b] = w.length;
+      }
+      auto logits = module.forward({x, lengths}).toTensor().contiguous();
+      auto acc = logits.accessor<float, 2>();
+      for (std::size_t k = b; k < e; ++k) {
+        const Window& w = windows[k];
+        sum0[w.input] += acc[k - b][0] * w.length;
+        sum1[w.input] += acc[k - b][1] * w.length;
+        weight[w.input] += w.length;
+      }
+    }
+  } catch (const c10::Error& e) {
+    throw ModelError(std::string("model forward failed: ") + e.what_without_backtrace());
+  }
+  std::vector<Prediction> out(features.size());
+  for (std::size_t i = 0; i < features.size(); ++i) {
+    Prediction& p = out[i];
+    p.logit_male = static_cast<float>(sum0[i] / weight[i]);
+    p.logit_female = static_cast<float>(sum1[i] / weight[i]);
+    p.p_female = 1.0f / (1.0f + std::exp(p.logit_male - p.logit_female));
+  }
+  return out;
+}
+
+void SaveModule(torch::jit::Module& module, const nlohmann::json& metadata,
+                const std::string& path) {
+  const std::string tmp = path + ".tmp." + std::to_string(::getpid());
+  try {
+    torch::jit::ExtraFilesMap extra{{kModelMetadataName, metadata.dump(1)}};
+    module.save(tmp, extra);
+  } catch (const c10::Error& e) {
+    std::remove(tmp.c_str());
+    throw ModelError("cannot write model '" + path + "': " + e.what_without_backtrace());
+  }
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
+    std::remove(tmp.c_str());
+    throw ModelError("cannot write model '" + path + "': rename failed");
+  }
+}
+
+}  // namespace internal
+
+// ---------------------------------------------------------------------------------------------
+
+void ModelOptions::Validate() const {
+  if (num_threads < 0) throw ConfigError("threads must be >= 0 (0 = all cores)");
+  if (batch_size < 1) throw ConfigError("batch size must be >= 1");
+  if (!(max_window_s >= 0.1)) throw ConfigError("max window must be >= 0.1 s");
+}
+
+std::string ModelOptions::ToString() const {
+  std::ostringstream s;
+  s << "ModelOptions(num_threads=" << num_threads << ", batch_size=" << batch_size
+    << ", max_window_s=" << max_window_s << ")";
+  return s.str();
+}
+
+struct GenderModel::Impl {
+  internal::LoadedModule loaded;
+  ModelOptions opts;
+  std::string path;
+};
+
+GenderModel::GenderModel(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+GenderModel::GenderModel(GenderModel&&) noexcept = default;
+GenderModel& GenderModel::operator=(GenderModel&&) noexcept = default;
+GenderModel::~GenderModel() = default;
+
+GenderModel GenderModel::Load(const std::string& path, const ModelOptions& opts) {
+  opts.Validate();
+  auto impl = std::make_unique<Impl>();
+  impl->loaded = internal::LoadModule(path);
+  impl->opts = opts;
+  impl->path = path;
+  internal::SetTorchThreads(opts.num_threads);
+  return GenderModel(std::move(impl));
+}
+
+const MelOptions& GenderModel::mel_options() const { return impl_->loaded.mel; }
+const std::string& GenderModel::metadata_json() const { return impl_->loaded.metadata_json; }
+const std::string& GenderModel::path() const { return impl_->path; }
+
+std::vector<Prediction> GenderModel::Predict(const std::vector<const LogMel*>& inputs) const {
+  c10::InferenceMode guard;
+  std::vector<torch::Tensor> features;
+  features.reserve(inputs.size());
+  for (const LogMel* m : inputs) {
+    if (m->num_mels != impl_->loaded.mel.num_mels) {
+      throw ModelError("log-mel has " + std::to_string(m->num_mels) + " bands, model expects " +
+                       std::to_string(impl_->loaded.mel.num_mels));
+    }
+    features.push_back(internal::ToTensor(*m));
+  }
+  const auto& mel = impl_->loaded.mel;
+  const int max_frames = std::max(
+      1, static_cast<int>(impl_->opts.max_window_s * mel.sample_rate_hz / mel.hop_length));
+  return internal::PredictTensors(impl_->loaded.module, features, impl_->opts.batch_size,
+                                  max_frames);
+}
+
+std::string FindBundledModel(const std::string& file_name) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  std::vector<fs::path> dirs;
+  const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
+  if (!ec) {
+    const fs::path dir = exe.parent_path();
+    dirs.push_back(dir / ".." / "share" / "voxsex" / "models");
+    dirs.push_back(dir / "models");
+    dirs.push_back(dir / ".." / "models");
+  }
+#ifdef VOXSEX_INSTALL_DATADIR
+  dirs.push_back(fs::path(VOXSEX_INSTALL_DATADIR) / "models");
+#endif
+#ifdef VOXSEX_SOURCE_MODELS_DIR
+  dirs.push_back(VOXSEX_SOURCE_MODELS_DIR);
+#endif
+  for (const auto& d : dirs) {
+    const fs::path c = d / file_name;
+    if (fs::is_regular_file(c, ec)) return fs::weakly_canonical(c, ec).string();
+  }
+  return "";
+}
+
+std::string DefaultModelPath() {
+  if (const char* env = std::getenv("VOXSEX_MODEL"); env != nullptr && *env != '\0') return env;
+  return FindBundledModel("voxsex.pt");
+}
+
+}  // namespace voxsex

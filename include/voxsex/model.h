@@ -62,9 +62,12 @@ class GenderModel {
   std::unique_ptr<Impl> impl_;
 };
 
-// Path of the bundled model: $VOXSEX_MODEL if set; else the first existing of
-// <exe_dir>/../share/voxsex/models/voxsex.pt, <exe_dir>/models/voxsex.pt, <exe_dir>/../models/voxsex.pt,
-// and the source tree's models/voxsex.pt (compiled in). Returns "" when none exists.
+// Path of a file shipped in models/: the first existing of <exe_dir>/../share/voxsex/models/NAME,
+// <exe_dir>/models/NAME, <exe_dir>/../models/NAME, the install prefix's share/voxsex/models/NAME
+// and the source tree's models/NAME (both compiled in). Returns "" when none exists.
+std::string FindBundledModel(const std::string& file_name);
+
+// The default model for predict: $VOXSEX_MODEL if set, else FindBundledModel("voxsex.pt").
 std::string DefaultModelPath();
 
 }  // namespace voxsex

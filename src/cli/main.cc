@@ -1,1 +1,65 @@
-// placeholder
+// voxsex: speaker-gender classification from the command line.
+#include <spdlog/cfg/env.h>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include <CLI/CLI.hpp>
+#include <cstdlib>
+#include <string>
+
+#include "cli/eval.h"
+#include "cli/predict.h"
+#include "cli/train.h"
+#include "voxsex/model.h"
+
+namespace {
+
+constexpr const char* kExitCodes =
+    "Exit status: 0 success; 1 some input files failed (the rest were classified and written);\n"
+    "2 usage, configuration, model or output error.";
+
+std::string VersionText() {
+  std::string text = std::string("voxsex ") + VOXSEX_VERSION;
+  const std::string model = voxsex::DefaultModelPath();
+  text += "\nbundled model: " + (model.empty() ? std::string("(not found)") : model);
+  return text;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  auto logger = spdlog::stderr_color_mt("voxsex");
+  logger->set_pattern("%^[%l]%$ %v");
+  spdlog::set_default_logger(logger);
+  spdlog::cfg::load_env_levels();
+
+  CLI::App app{"voxsex: speaker-gender classification (0 = male, 1 = female) of audio files"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", VersionText());
+  app.footer(kExitCodes);
+  bool quiet = false;
+  int verbose = 0;
+  app.add_flag("-q,--quiet", quiet, "Only print warnings and errors");
+  app.add_flag("-v,--verbose", verbose, "More detail (debug messages)");
+
+  voxsex::cli::PredictOptions predict_opts;
+  voxsex::TrainOptions train_opts;
+  voxsex::cli::EvalOptions eval_opts;
+  CLI::App* predict = voxsex::cli::setup_predict(app, predict_opts);
+  CLI::App* train = voxsex::cli::setup_train(app, train_opts);
+  CLI::App* eval = voxsex::cli::setup_eval(app, eval_opts);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    const int code = app.exit(e);
+    return code == 0 ? 0 : 2;
+  }
+  if (quiet) spdlog::set_level(spdlog::level::warn);
+  if (verbose > 0) spdlog::set_level(spdlog::level::debug);
+
+  if (predict->parsed()) return voxsex::cli::run_predict(predict_opts);
+  if (train->parsed()) return voxsex::cli::run_train(train_opts);
+  if (eval->parsed()) return voxsex::cli::run_eval(eval_opts);
+  return 2;
+}

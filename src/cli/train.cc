@@ -1,1 +1,56 @@
-// placeholder
+#include "cli/train.h"
+
+#include <spdlog/spdlog.h>
+
+#include <CLI/CLI.hpp>
+
+#include "voxsex/error.h"
+#include "voxsex/model.h"
+
+namespace voxsex::cli {
+
+CLI::App* setup_train(CLI::App& app, TrainOptions& o) {
+  CLI::App* cmd = app.add_subcommand("train", "Train a model on labelled audio and write TorchScript");
+  cmd->add_option("--targets", o.targets_path, "Training labels, id<TAB>gender (0 male, 1 female)")
+      ->required()
+      ->check(CLI::ExistingFile);
+  cmd->add_option("--audio-dir", o.audio_dir, "Directory of the training audio (default: beside --targets)")
+      ->check(CLI::ExistingDirectory);
+  cmd->add_option("--val-targets", o.val_targets_path,
+                  "Validation labels; the epoch with the best validation balanced accuracy is kept")
+      ->check(CLI::ExistingFile);
+  cmd->add_option("--val-audio-dir", o.val_audio_dir, "Directory of the validation audio (default: beside --val-targets)")
+      ->check(CLI::ExistingDirectory);
+  cmd->add_option("--out", o.out_path, "Output TorchScript model")->required();
+  cmd->add_option("--init", o.init_model_path,
+                  "Initial TorchScript model with voxsex metadata (default: models/voxsex-untrained.pt)");
+  cmd->add_option("--epochs", o.epochs, "Epochs")->capture_default_str();
+  cmd->add_option("--batch-size", o.batch_size, "Batch size")->capture_default_str();
+  cmd->add_option("--lr", o.lr, "AdamW peak learning rate (warm-up, then cosine decay)")->capture_default_str();
+  cmd->add_option("--weight-decay", o.weight_decay, "AdamW weight decay")->capture_default_str();
+  cmd->add_option("--seed", o.seed, "Random seed (same seed and threads give the same model)")->capture_default_str();
+  cmd->add_option("--threads", o.num_threads, "Threads (0 = all cores)")->capture_default_str();
+  cmd->add_option("--crop-min", o.crop_min_s, "Shortest random crop, seconds")->capture_default_str();
+  cmd->add_option("--crop-max", o.crop_max_s, "Longest random crop, seconds")->capture_default_str();
+  cmd->add_option("--gain-db", o.gain_db, "Random gain augmentation range +-dB (0 = off)")->capture_default_str();
+  cmd->footer(
+      "Example:\n  voxsex train --targets data/train/targets.tsv --val-targets data/dev/targets.tsv "
+      "--out my.pt");
+  return cmd;
+}
+
+int run_train(const TrainOptions& opts) {
+  TrainOptions o = opts;
+  if (o.init_model_path.empty()) {
+    o.init_model_path = FindBundledModel("voxsex-untrained.pt");
+  }
+  try {
+    Train(o);
+  } catch (const Error& e) {
+    spdlog::error("{}", e.what());
+    return 2;
+  }
+  return 0;
+}
+
+}  // namespace voxsex::cli

@@ -1,0 +1,124 @@
+#!/usr/bin/python3
+"""Defines the voxsex CNN and exports it, untrained, as TorchScript with voxsex metadata.
+
+Run with Debian's /usr/bin/python3 (python3-torch). The exported file is what `voxsex train --init`
+loads; training itself happens in C++ (src/train.cc). Usage:
+
+    /usr/bin/python3 scripts/export_model.py models/voxsex-untrained.pt [--seed 0]
+
+The architecture is a small x-vector-style time-delay network (1-D convolutions over time with the
+mel bands as channels, https://www.danielpovey.com/files/2018_icassp_xvectors.pdf) with masked
+statistics pooling (mean and standard deviation over the valid frames), so it takes log-mel of any
+length together with the true lengths.
+"""
+import argparse
+import json
+import sys
+
+import torch
+from torch import nn
+
+MEL = dict(sample_rate_hz=16000, n_fft=512, win_length=400, hop_length=160, num_mels=64,
+           f_min_hz=0.0, f_max_hz=8000.0, log_offset=1e-6)
+
+
+class ConvBlock(nn.Module):
+    """Conv1d -> BatchNorm1d -> ReLU over [batch, channels, frames]; padded frames are zeroed."""
+
+    def __init__(self, c_in: int, c_out: int, kernel: int, dilation: int = 1, stride: int = 1):
+        super().__init__()
+        self.conv = nn.Conv1d(c_in, c_out, kernel, stride=stride, dilation=dilation,
+                              padding=dilation * (kernel - 1) // 2, bias=False)
+        self.bn = nn.BatchNorm1d(c_out)
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        return torch.relu(self.bn(self.conv(x))) * mask
+
+
+class VoxSexNet(nn.Module):
+    """Speaker-gender classifier.
+
+    forward(log_mel [batch, 1, num_mels, num_frames] float32, lengths [batch] int64)
+      -> logits [batch, 2] (index 0 = male, 1 = female).
+    band_mean / band_std [num_mels] are per-band normalisation statistics set by training.
+    """
+
+    def __init__(self, num_mels: int = 64, channels: int = 128, embed: int = 256,
+                 hidden: int = 128, dropout: float = 0.2):
+        super().__init__()
+        self.register_buffer("band_mean", torch.zeros(num_mels))
+        self.register_buffer("band_std", torch.ones(num_mels))
+        self.stem = ConvBlock(num_mels, channels, 5, stride=2)
+        self.block1 = ConvBlock(channels, channels, 3, dilation=1)
+        self.block2 = ConvBlock(channels, channels, 3, dilation=2)
+        self.block3 = ConvBlock(channels, channels, 3, dilation=3)
+        self.expand = ConvBlock(channels, embed, 1)
+        self.fc = nn.Linear(2 * embed, hidden)
+        self.fc_bn = nn.BatchNorm1d(hidden)
+        self.dropout = nn.Dropout(dropout)
+        self.out = nn.Linear(hidden, 2)
+
+    def forward(self, log_mel: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        x = log_mel.squeeze(1)  # [B, M, T]
+        x = (x - self.band_mean.view(1, -1, 1)) / self.band_std.view(1, -1, 1)
+        t_in = x.size(2)
+        frames = torch.arange(t_in, device=x.device).view(1, -1)
+        mask = (frames < lengths.view(-1, 1)).to(x.dtype).unsqueeze(1)  # [B, 1, T]
+        x = x * mask
+        # stride 2, kernel 5, padding 2: ceil(len / 2) valid output frames
+        lengths2 = torch.div(lengths + 1, 2, rounding_mode="floor").clamp(min=1)
+        t2 = (t_in + 1) // 2
+        frames2 = torch.arange(t2, device=x.device).view(1, -1)
+        mask2 = (frames2 < lengths2.view(-1, 1)).to(x.dtype).unsqueeze(1)
+        x = self.stem(x, mask2)
+        x = x + self.block1(x, mask2)
+        x = x + self.block2(x, mask2)
+        x = x + self.block3(x, mask2)
+        x = self.expand(x, mask2)  # [B, E, T2]
+        n = lengths2.to(x.dtype).view(-1, 1)
+        mean = x.sum(dim=2) / n
+        var = (x * x).sum(dim=2) / n - mean * mean
+        std = torch.sqrt(var.clamp(min=1e-5))
+        h = torch.cat([mean, std], dim=1)
+        h = self.dropout(torch.relu(self.fc_bn(self.fc(h))))
+        return self.out(h)
+
+
+def metadata(model: nn.Module) -> dict:
+    return {
+        "format_version": 1,
+        "architecture": "voxsex-tdnn-statspool",
+        "parameters": sum(p.numel() for p in model.parameters()),
+        "labels": ["male", "female"],
+        "input": "log_mel [batch, 1, num_mels, num_frames] float32, lengths [batch] int64",
+        "output": "logits [batch, 2]",
+        "front_end": dict(MEL, type="log-mel", window="hann-periodic", center=True,
+                          pad_mode="reflect", mel_scale="slaney", norm="slaney", power=2.0),
+        "trained": False,
+        "exported_with": {"torch": torch.__version__, "python": sys.version.split()[0]},
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("out", help="output TorchScript file")
+    ap.add_argument("--seed", type=int, default=0, help="initialisation seed")
+    args = ap.parse_args()
+    torch.manual_seed(args.seed)
+    model = VoxSexNet(num_mels=MEL["num_mels"]).eval()
+    scripted = torch.jit.script(model)
+    # Sanity: any length, any batch; padded items give the same logits as unpadded ones.
+    with torch.no_grad():
+        x = torch.randn(2, 1, MEL["num_mels"], 57)
+        full = scripted(x, torch.tensor([57, 57]))
+        short = scripted(x[1:, :, :, :31], torch.tensor([31]))
+        padded = scripted(x, torch.tensor([57, 31]))
+        assert full.shape == (2, 2)
+        assert torch.allclose(short[0], padded[1], atol=1e-5), (short, padded)
+    meta = metadata(model)
+    scripted.save(args.out, _extra_files={"voxsex.json": json.dumps(meta, indent=1)})
+    print(f"wrote {args.out}: {meta['parameters']} parameters, torch {torch.__version__}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,51 @@
+// Internal helpers shared by model.cc and train.cc (LibTorch types; not part of the public API).
+#pragma once
+
+#include <torch/script.h>
+
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "voxsex/mel.h"
+#include "voxsex/model.h"
+
+namespace voxsex::internal {
+
+// A TorchScript module with its parsed voxsex metadata.
+struct LoadedModule {
+  torch::jit::Module module;
+  nlohmann::json metadata;
+  std::string metadata_json;
+  MelOptions mel;
+};
+
+// Loads a TorchScript file and validates its voxsex metadata (format_version, labels, front_end).
+// Throws ModelError naming `path` and the reason.
+LoadedModule LoadModule(const std::string& path);
+
+// Front-end options <-> the metadata's "front_end" object. FromJson throws ModelError on missing
+// or invalid fields.
+MelOptions MelOptionsFromJson(const nlohmann::json& j);
+nlohmann::json MelOptionsToJson(const MelOptions& opts);
+
+// Sets LibTorch's intra-op thread count (0 = all cores) and returns the count used.
+int SetTorchThreads(int num_threads);
+
+// Log-mel of one file as a tensor [num_mels, num_frames] (transposed copy of LogMel).
+torch::Tensor ToTensor(const LogMel& log_mel);
+
+// Classifies features [num_mels, num_frames] with `module` (already in eval mode), cutting inputs
+// longer than max_window_frames into near-equal windows whose logits are averaged, weighted by
+// window length. Windows are sorted by length and batched batch_size at a time, each batch padded
+// to a multiple of 16 frames (bounded set of shapes). Runs under NoGradGuard. Returns one
+// Prediction per input. Throws ModelError on a LibTorch error.
+std::vector<Prediction> PredictTensors(torch::jit::Module& module,
+                                       const std::vector<torch::Tensor>& features,
+                                       int batch_size, int max_window_frames);
+
+// Saves `module` with metadata to `path` via a temporary file and rename. Throws ModelError.
+void SaveModule(torch::jit::Module& module, const nlohmann::json& metadata,
+                const std::string& path);
+
+}  // namespace voxsex::internal
