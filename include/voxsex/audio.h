@@ -31,10 +31,16 @@ struct AudioReaderOptions {
 // Reads any format libsndfile decodes (WAV PCM 8/16/24/32, float, u-law, FLAC, Ogg Vorbis/Opus,
 // MP3 with libsndfile >= 1.1, AIFF, ...). Channels are averaged to mono; the rate is converted to
 // opts.target_sample_rate_hz with soxr (SOXR_HQ). Samples are clamped to [-1, 1]; NaN/Inf become 0.
-// Throws AudioError naming `path` and the reason (cannot open, no frames, decode error, too long).
+// Integer PCM is scaled by 1 / 2^(bits-1) (libsndfile's float normalisation); float files keep
+// their values before clamping. The header's frame count is not trusted: the file is read to EOF,
+// and a resampled result has round(frames * target / rate) samples. May be called from several
+// threads at once (only a failed open's libsndfile message is process-wide state).
+// Throws ConfigError for invalid opts, and AudioError naming `path` and the reason (cannot open,
+// is a directory, no frames, decode error, longer than opts.max_duration_s).
 Audio ReadAudio(const std::string& path, const AudioReaderOptions& opts = {});
 
-// Resamples mono float samples from `from_hz` to `to_hz` with soxr (SOXR_HQ).
+// Resamples mono float samples from `from_hz` to `to_hz` with soxr (SOXR_HQ); returns
+// round(samples.size() * to_hz / from_hz) samples (not clamped). Equal rates return a copy.
 // Throws AudioError on a soxr failure or a non-positive rate.
 std::vector<float> Resample(const std::vector<float>& samples, int from_hz, int to_hz);
 
