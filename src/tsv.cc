@@ -1,1 +1,270 @@
-// placeholder
+// Reading and writing the answers/targets TSV files and meta tables (see include/voxsex/tsv.h).
+#include "voxsex/tsv.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <random>
+#include <set>
+#include <string_view>
+#include <unordered_map>
+#include <utility>
+
+#include "voxsex/error.h"
+
+namespace voxsex {
+namespace {
+
+constexpr std::string_view kUtf8Bom = "\xEF\xBB\xBF";
+
+// A file's bytes, or FormatError naming the path ("cannot read ...: <strerror>").
+std::string ReadWholeFile(const std::string& path) {
+  std::FILE* file = std::fopen(path.c_str(), "rb");
+  if (file == nullptr) {
+    throw FormatError(path + ": cannot open: " + std::strerror(errno));
+  }
+  std::string content;
+  char buffer[1 << 16];
+  size_t n = 0;
+  while ((n = std::fread(buffer, 1, sizeof(buffer), file)) > 0) content.append(buffer, n);
+  const int read_errno = errno;
+  const bool failed = std::ferror(file) != 0;
+  std::fclose(file);
+  if (failed) throw FormatError(path + ": cannot read: " + std::strerror(read_errno));
+  return content;
+}
+
+// Splits `content` into lines on '\n', dropping a leading UTF-8 BOM and each line's trailing '\r'.
+// Line i of the result is line i + 1 of the file.
+std::vector<std::string_view> SplitLines(std::string_view content) {
+  if (content.substr(0, kUtf8Bom.size()) == kUtf8Bom) content.remove_prefix(kUtf8Bom.size());
+  std::vector<std::string_view> lines;
+  while (!content.empty()) {
+    const size_t end = content.find('\n');
+    std::string_view line = content.substr(0, end);
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    lines.push_back(line);
+    if (end == std::string_view::npos) break;
+    content.remove_prefix(end + 1);
+  }
+  return lines;
+}
+
+bool IsSpace(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\v' || c == '\f'; }
+
+std::string_view TrimRight(std::string_view s) {
+  while (!s.empty() && IsSpace(s.back())) s.remove_suffix(1);
+  return s;
+}
+
+// Strips surrounding spaces (not tabs: a tab separates fields).
+std::string_view TrimSpaces(std::string_view s) {
+  while (!s.empty() && s.front() == ' ') s.remove_prefix(1);
+  while (!s.empty() && s.back() == ' ') s.remove_suffix(1);
+  return s;
+}
+
+bool IsBlank(std::string_view s) { return TrimRight(s).empty(); }
+
+std::vector<std::string_view> SplitTabs(std::string_view line) {
+  std::vector<std::string_view> fields;
+  while (true) {
+    const size_t tab = line.find('\t');
+    fields.push_back(TrimSpaces(line.substr(0, tab)));
+    if (tab == std::string_view::npos) break;
+    line.remove_prefix(tab + 1);
+  }
+  return fields;
+}
+
+std::string Where(const std::string& path, size_t line_number) {
+  return path + ":" + std::to_string(line_number) + ": ";
+}
+
+// Closes `fd` and removes `tmp_path` when it goes out of scope, unless released.
+class TempFile {
+ public:
+  TempFile(int fd, std::string tmp_path) : fd_(fd), path_(std::move(tmp_path)) {}
+  TempFile(const TempFile&) = delete;
+  TempFile& operator=(const TempFile&) = delete;
+  ~TempFile() {
+    if (fd_ >= 0) ::close(fd_);
+    if (!path_.empty()) ::unlink(path_.c_str());
+  }
+  int fd() const { return fd_; }
+  const std::string& path() const { return path_; }
+  // Closes the descriptor; returns 0 or errno.
+  int Close() {
+    const int rc = ::close(fd_);
+    fd_ = -1;
+    return rc == 0 ? 0 : errno;
+  }
+  // The file now lives under another name: do not remove it.
+  void Release() { path_.clear(); }
+
+ private:
+  int fd_;
+  std::string path_;
+};
+
+// Creates a new file "<path>.tmp.<random>" with mode 0666 & ~umask, like the final file would get.
+TempFile CreateTempBeside(const std::string& path) {
+  std::random_device device;
+  std::mt19937_64 rng((static_cast<uint64_t>(device()) << 32) ^ device() ^
+                      static_cast<uint64_t>(::getpid()));
+  const char* digits = "0123456789abcdefghijklmnopqrstuvwxyz";
+  int last_errno = EEXIST;
+  for (int attempt = 0; attempt < 100 && last_errno == EEXIST; ++attempt) {
+    std::string tmp_path = path + ".tmp.";
+    for (int i = 0; i < 8; ++i) tmp_path += digits[rng() % 36];
+    const int fd = ::open(tmp_path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+    if (fd >= 0) return TempFile(fd, tmp_path);
+    last_errno = errno;
+  }
+  throw FormatError(path +
+                    ": cannot create a temporary file beside it: " + std::strerror(last_errno));
+}
+
+[[noreturn]] void ThrowIoError(const std::string& path, const std::string& what, int err) {
+  throw FormatError(path + ": " + what + ": " + std::strerror(err));
+}
+
+std::string DirectoryOf(const std::string& path) {
+  const size_t slash = path.rfind('/');
+  if (slash == std::string::npos) return ".";
+  if (slash == 0) return "/";
+  return path.substr(0, slash);
+}
+
+}  // namespace
+
+std::vector<Answer> ReadAnswers(const std::string& path, bool allow_duplicates) {
+  const std::string content = ReadWholeFile(path);
+  const std::vector<std::string_view> lines = SplitLines(content);
+  std::vector<Answer> answers;
+  std::unordered_map<std::string, size_t> first_line;  // id -> line number of its first answer
+  bool seen_content = false;
+  for (size_t i = 0; i < lines.size(); ++i) {
+    const size_t line_number = i + 1;
+    const std::string_view line = TrimRight(lines[i]);
+    if (line.empty()) continue;
+    const std::vector<std::string_view> fields = SplitTabs(line);
+    if (!seen_content) {
+      seen_content = true;
+      if (fields.size() == 2 && fields[0] == "id" && fields[1] == "gender") continue;  // header
+    }
+    if (fields.size() != 2) {
+      throw FormatError(Where(path, line_number) + "expected 'id<TAB>gender', got " +
+                        std::to_string(fields.size()) + " field" + (fields.size() == 1 ? "" : "s"));
+    }
+    if (fields[0].empty()) throw FormatError(Where(path, line_number) + "empty id");
+    Answer answer;
+    answer.id = std::string(fields[0]);
+    if (fields[1] == "0") {
+      answer.gender = 0;
+    } else if (fields[1] == "1") {
+      answer.gender = 1;
+    } else {
+      throw FormatError(Where(path, line_number) + "unknown label '" + std::string(fields[1]) +
+                        "' (expected 0 or 1)");
+    }
+    const auto [it, inserted] = first_line.emplace(answer.id, line_number);
+    if (!inserted && !allow_duplicates) {
+      throw FormatError(Where(path, line_number) + "duplicate id '" + answer.id +
+                        "' (first on line " + std::to_string(it->second) + ")");
+    }
+    answers.push_back(std::move(answer));
+  }
+  return answers;
+}
+
+void WriteAnswers(const std::string& path, std::vector<Answer> answers) {
+  std::sort(answers.begin(), answers.end(), [](const Answer& a, const Answer& b) {
+    return a.id != b.id ? a.id < b.id : a.gender < b.gender;
+  });
+  std::string content;
+  content.reserve(answers.size() * 24);
+  for (const Answer& answer : answers) {
+    if (answer.id.empty() || answer.id.find_first_of("\t\r\n") != std::string::npos) {
+      throw FormatError(path + ": cannot write id '" + answer.id +
+                        "': empty or contains a tab or line break");
+    }
+    if (answer.gender != 0 && answer.gender != 1) {
+      throw FormatError(path + ": cannot write label " + std::to_string(answer.gender) +
+                        " for id '" + answer.id + "' (expected 0 or 1)");
+    }
+    content += answer.id;
+    content += '\t';
+    content += static_cast<char>('0' + answer.gender);
+    content += '\n';
+  }
+  WriteFileAtomic(path, content);
+}
+
+void WriteFileAtomic(const std::string& path, const std::string& content) {
+  TempFile tmp = CreateTempBeside(path);
+  const char* data = content.data();
+  size_t remaining = content.size();
+  while (remaining > 0) {
+    const ssize_t n = ::write(tmp.fd(), data, remaining);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      ThrowIoError(path, "cannot write", errno);
+    }
+    data += n;
+    remaining -= static_cast<size_t>(n);
+  }
+  if (::fsync(tmp.fd()) != 0) ThrowIoError(path, "cannot fsync", errno);
+  if (const int err = tmp.Close(); err != 0) ThrowIoError(path, "cannot close", err);
+  if (::rename(tmp.path().c_str(), path.c_str()) != 0) {
+    ThrowIoError(path, "cannot rename " + tmp.path() + " to it", errno);
+  }
+  tmp.Release();
+  // Make the rename itself durable; best effort (some file systems refuse fsync on a directory).
+  const int dir_fd = ::open(DirectoryOf(path).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dir_fd >= 0) {
+    ::fsync(dir_fd);
+    ::close(dir_fd);
+  }
+}
+
+Table ReadTable(const std::string& path) {
+  const std::string content = ReadWholeFile(path);
+  const std::vector<std::string_view> lines = SplitLines(content);
+  Table table;
+  size_t header_line = 0;  // line number of the header, 0 until found
+  for (size_t i = 0; i < lines.size(); ++i) {
+    const size_t line_number = i + 1;
+    if (IsBlank(lines[i])) continue;
+    const std::vector<std::string_view> fields = SplitTabs(lines[i]);
+    if (header_line == 0) {
+      header_line = line_number;
+      std::set<std::string_view> seen;
+      for (const std::string_view name : fields) {
+        if (name.empty()) throw FormatError(Where(path, line_number) + "empty column name");
+        if (!seen.insert(name).second) {
+          throw FormatError(Where(path, line_number) + "duplicate column '" + std::string(name) +
+                            "'");
+        }
+        table.columns.emplace_back(name);
+      }
+      continue;
+    }
+    if (fields.size() != table.columns.size()) {
+      throw FormatError(Where(path, line_number) + "expected " +
+                        std::to_string(table.columns.size()) + " fields as in the header (line " +
+                        std::to_string(header_line) + "), got " + std::to_string(fields.size()));
+    }
+    std::map<std::string, std::string> row;
+    for (size_t c = 0; c < fields.size(); ++c) row.emplace(table.columns[c], fields[c]);
+    table.rows.push_back(std::move(row));
+  }
+  if (header_line == 0) throw FormatError(path + ": empty, expected a header line");
+  return table;
+}
+
+}  // namespace voxsex

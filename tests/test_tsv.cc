@@ -1,0 +1,265 @@
+// Tests of the answers/targets TSV contract and meta tables (include/voxsex/tsv.h).
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "voxsex/error.h"
+#include "voxsex/tsv.h"
+
+namespace fs = std::filesystem;
+
+namespace {
+
+// A fresh empty directory per test under the build tree: <build>/tsv_tmp/<suite>.<test>.
+class TsvTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+    dir_ = fs::path(VOXSEX_BUILD_DIR) / "tsv_tmp" /
+           (std::string(info->test_suite_name()) + "." + info->name());
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+  }
+
+  std::string Write(const std::string& name, const std::string& content) const {
+    const fs::path path = dir_ / name;
+    std::ofstream(path, std::ios::binary) << content;
+    return path.string();
+  }
+
+  static std::string Slurp(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  }
+
+  // Names of the files in the test directory.
+  std::set<std::string> Listing() const {
+    std::set<std::string> names;
+    for (const auto& entry : fs::directory_iterator(dir_)) {
+      names.insert(entry.path().filename().string());
+    }
+    return names;
+  }
+
+  fs::path dir_;
+};
+
+// Runs `fn`, expecting a FormatError whose message contains `expected`; returns the message.
+template <typename Fn>
+std::string ExpectFormatError(Fn fn, const std::string& expected) {
+  try {
+    fn();
+  } catch (const voxsex::FormatError& e) {
+    EXPECT_NE(std::string(e.what()).find(expected), std::string::npos)
+        << "message: " << e.what() << "\nexpected to contain: " << expected;
+    return e.what();
+  }
+  ADD_FAILURE() << "no FormatError thrown; expected one containing: " << expected;
+  return "";
+}
+
+std::vector<std::pair<std::string, int>> Pairs(const std::vector<voxsex::Answer>& answers) {
+  std::vector<std::pair<std::string, int>> out;
+  for (const auto& a : answers) out.emplace_back(a.id, a.gender);
+  return out;
+}
+
+using PairList = std::vector<std::pair<std::string, int>>;
+
+TEST_F(TsvTest, ReadsPlainLinesInFileOrder) {
+  const std::string path = Write("t.tsv", "b\t1\na\t0\nc\t1\n");
+  EXPECT_EQ(Pairs(voxsex::ReadAnswers(path)), (PairList{{"b", 1}, {"a", 0}, {"c", 1}}));
+}
+
+TEST_F(TsvTest, AcceptsCrlfBomTrailingWhitespaceBlankLinesAndHeader) {
+  const std::string path =
+      Write("t.tsv", "\xEF\xBB\xBFid\tgender\r\n\r\na\t0  \r\nb\t1\t\r\n   \n\nc\t0");
+  EXPECT_EQ(Pairs(voxsex::ReadAnswers(path)), (PairList{{"a", 0}, {"b", 1}, {"c", 0}}));
+  EXPECT_EQ(Pairs(voxsex::ReadTargets(path)), (PairList{{"a", 0}, {"b", 1}, {"c", 0}}));
+}
+
+TEST_F(TsvTest, EmptyFileGivesNoAnswers) {
+  EXPECT_TRUE(voxsex::ReadAnswers(Write("empty.tsv", "")).empty());
+  EXPECT_TRUE(voxsex::ReadAnswers(Write("blank.tsv", "\n\r\n  \n")).empty());
+  EXPECT_TRUE(voxsex::ReadAnswers(Write("header.tsv", "id\tgender\n")).empty());
+}
+
+TEST_F(TsvTest, AllowDuplicatesReturnsEveryLine) {
+  const std::string path = Write("t.tsv", "a\t0\nb\t1\na\t1\n");
+  EXPECT_EQ(Pairs(voxsex::ReadAnswers(path, /*allow_duplicates=*/true)),
+            (PairList{{"a", 0}, {"b", 1}, {"a", 1}}));
+}
+
+struct MalformedCase {
+  const char* name;
+  const char* content;
+  const char* expected;  // message after "<path>:"
+};
+
+// Names the case in test output instead of dumping its bytes.
+void PrintTo(const MalformedCase& c, std::ostream* os) { *os << c.name; }
+
+class TsvMalformedTest : public TsvTest, public ::testing::WithParamInterface<MalformedCase> {};
+
+TEST_P(TsvMalformedTest, ThrowsFormatErrorWithPathAndLine) {
+  const std::string path = Write("targets.tsv", GetParam().content);
+  ExpectFormatError([&] { voxsex::ReadAnswers(path); }, path + ":" + GetParam().expected);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Cases, TsvMalformedTest,
+    ::testing::Values(
+        MalformedCase{"ThreeFields", "a\t0\nb\t0\t1\n",
+                      "2: expected 'id<TAB>gender', got 3 fields"},
+        MalformedCase{"SpaceNotTab", "a\t0\n\nb 1\n", "3: expected 'id<TAB>gender', got 1 field"},
+        MalformedCase{"MissingLabel", "a\t0\nb\t\n", "2: expected 'id<TAB>gender', got 1 field"},
+        MalformedCase{"LabelTwo", "a\t2\n", "1: unknown label '2' (expected 0 or 1)"},
+        MalformedCase{"LabelFloat", "a\t0\nb\t1.0\n", "2: unknown label '1.0' (expected 0 or 1)"},
+        MalformedCase{"LabelWord", "a\tfemale\n", "1: unknown label 'female' (expected 0 or 1)"},
+        MalformedCase{"HeaderNotFirst", "a\t0\nid\tgender\n", "2: unknown label 'gender'"},
+        MalformedCase{"EmptyId", "a\t0\n\t1\n", "2: empty id"},
+        MalformedCase{"Duplicate", "a\t0\nb\t1\n\na\t1\n", "4: duplicate id 'a' (first on line 1)"},
+        MalformedCase{"LineNumbersCountBomCrlfAndBlank",
+                      "\xEF\xBB\xBFid\tgender\r\n\r\na\t0\r\nb\tx\r\n",
+                      "4: unknown label 'x' (expected 0 or 1)"}),
+    [](const auto& info) { return std::string(info.param.name); });
+
+TEST_F(TsvTest, UnreadableFileNamesThePath) {
+  const std::string missing = (dir_ / "no-such.tsv").string();
+  ExpectFormatError([&] { voxsex::ReadAnswers(missing); }, missing + ": cannot open");
+  const std::string directory = dir_.string();
+  ExpectFormatError([&] { voxsex::ReadAnswers(directory); }, directory + ": cannot");
+  ExpectFormatError([&] { voxsex::ReadTable(missing); }, missing + ": cannot open");
+}
+
+TEST_F(TsvTest, ReadsRealDevTargets) {
+  const fs::path path = fs::path(VOXSEX_CORPUS_DIR) / "dev" / "targets.tsv";
+  if (!fs::exists(path)) GTEST_SKIP() << "corpus not found: " << path;
+  const std::vector<voxsex::Target> targets = voxsex::ReadTargets(path.string());
+  // Counts from voxsex-data/README.md: dev has 301 files, 165 male / 136 female.
+  ASSERT_EQ(targets.size(), 301u);
+  long female = 0;
+  std::set<std::string> ids;
+  for (const auto& t : targets) {
+    female += t.gender;
+    ids.insert(t.id);
+    EXPECT_EQ(t.id.size(), 16u) << t.id;
+  }
+  EXPECT_EQ(female, 136);
+  EXPECT_EQ(ids.size(), targets.size());
+}
+
+TEST_F(TsvTest, WriteAnswersSortsAndRoundTrips) {
+  const std::string path = (dir_ / "answers.tsv").string();
+  const std::vector<voxsex::Answer> answers = {{"c", 1}, {"a", 1}, {"b", 0}, {"B", 1}};
+  voxsex::WriteAnswers(path, answers);
+  EXPECT_EQ(Slurp(path), "B\t1\na\t1\nb\t0\nc\t1\n");
+  EXPECT_EQ(Pairs(voxsex::ReadAnswers(path)), (PairList{{"B", 1}, {"a", 1}, {"b", 0}, {"c", 1}}));
+  EXPECT_EQ(Listing(), (std::set<std::string>{"answers.tsv"}));  // no temporary file left
+
+  voxsex::WriteAnswers(path, {});  // overwrites
+  EXPECT_EQ(Slurp(path), "");
+  EXPECT_EQ(Listing(), (std::set<std::string>{"answers.tsv"}));
+}
+
+TEST_F(TsvTest, WriteFileAtomicHonoursUmaskNotTempFileMode) {
+  const mode_t old_mask = ::umask(022);
+  const std::string path = (dir_ / "report.json").string();
+  voxsex::WriteFileAtomic(path, "{}\n");
+  ::umask(old_mask);
+  EXPECT_EQ(Slurp(path), "{}\n");
+  EXPECT_EQ(fs::status(path).permissions() & fs::perms::all,
+            fs::perms::owner_read | fs::perms::owner_write | fs::perms::group_read |
+                fs::perms::others_read);
+}
+
+TEST_F(TsvTest, WritesInCurrentDirectoryWithoutSlash) {
+  const fs::path old_cwd = fs::current_path();
+  fs::current_path(dir_);
+  try {
+    voxsex::WriteAnswers("answers.tsv", {{"x", 0}});
+  } catch (...) {
+    fs::current_path(old_cwd);
+    throw;
+  }
+  fs::current_path(old_cwd);
+  EXPECT_EQ(Slurp((dir_ / "answers.tsv").string()), "x\t0\n");
+  EXPECT_EQ(Listing(), (std::set<std::string>{"answers.tsv"}));
+}
+
+TEST_F(TsvTest, UnwritableDestinationThrowsAndKeepsOldFile) {
+  // Destination is a (non-empty) directory: the rename fails.
+  const fs::path as_dir = dir_ / "answers.tsv";
+  fs::create_directories(as_dir);
+  const std::string inside = Write("answers.tsv/old.tsv", "a\t0\n");
+  ExpectFormatError(
+      [&] {
+        voxsex::WriteAnswers(as_dir.string(), {{"a", 1}});
+      },
+      as_dir.string() + ": cannot rename");
+  EXPECT_TRUE(fs::is_directory(as_dir));
+  EXPECT_EQ(Slurp(inside), "a\t0\n");
+  EXPECT_EQ(Listing(), (std::set<std::string>{"answers.tsv"}));  // temporary file removed
+
+  // Parent directory does not exist.
+  const std::string no_dir = (dir_ / "no-such-dir" / "answers.tsv").string();
+  ExpectFormatError(
+      [&] {
+        voxsex::WriteAnswers(no_dir, {{"a", 1}});
+      },
+      no_dir + ": cannot create a temporary file beside it: No such file");
+
+  // Parent is a regular file.
+  const std::string old = Write("old.tsv", "a\t0\n");
+  ExpectFormatError([&] { voxsex::WriteFileAtomic(old + "/x.tsv", "x"); }, old + "/x.tsv: ");
+  EXPECT_EQ(Slurp(old), "a\t0\n");
+
+  // Invalid answers are rejected before anything is written.
+  ExpectFormatError([&] { voxsex::WriteAnswers(old, {{"b", 2}}); }, old + ": cannot write label 2");
+  ExpectFormatError([&] { voxsex::WriteAnswers(old, {{"b\tc", 1}}); }, old + ": cannot write id");
+  ExpectFormatError([&] { voxsex::WriteAnswers(old, {{"", 1}}); }, old + ": cannot write id");
+  EXPECT_EQ(Slurp(old), "a\t0\n");
+  EXPECT_EQ(Listing(), (std::set<std::string>{"answers.tsv", "old.tsv"}));
+}
+
+TEST_F(TsvTest, ReadTableWithBomCrlfAndBlankLines) {
+  const std::string path =
+      Write("meta.tsv", "\xEF\xBB\xBFid\tsource\tage_group\r\n\r\na\tx\tchild\r\nb\ty\t\r\n\r\n");
+  const voxsex::Table table = voxsex::ReadTable(path);
+  EXPECT_EQ(table.columns, (std::vector<std::string>{"id", "source", "age_group"}));
+  ASSERT_EQ(table.rows.size(), 2u);
+  EXPECT_EQ(table.rows[0].at("id"), "a");
+  EXPECT_EQ(table.rows[0].at("source"), "x");
+  EXPECT_EQ(table.rows[0].at("age_group"), "child");
+  EXPECT_EQ(table.rows[1].at("age_group"), "");  // empty last field
+}
+
+TEST_F(TsvTest, ReadTableErrors) {
+  const std::string short_row = Write("a.tsv", "id\tsource\na\tx\n\nb\n");
+  ExpectFormatError([&] { voxsex::ReadTable(short_row); },
+                    short_row + ":4: expected 2 fields as in the header (line 1), got 1");
+  const std::string long_row = Write("b.tsv", "id\tsource\na\tx\ty\n");
+  ExpectFormatError([&] { voxsex::ReadTable(long_row); }, long_row + ":2: expected 2 fields");
+  const std::string empty = Write("c.tsv", "\r\n\n");
+  ExpectFormatError([&] { voxsex::ReadTable(empty); }, empty + ": empty, expected a header line");
+  const std::string dup = Write("d.tsv", "id\tid\n");
+  ExpectFormatError([&] { voxsex::ReadTable(dup); }, dup + ":1: duplicate column 'id'");
+}
+
+TEST_F(TsvTest, ReadsRealMetaTable) {
+  const fs::path path = fs::path(VOXSEX_CORPUS_DIR) / "meta.tsv";
+  if (!fs::exists(path)) GTEST_SKIP() << "corpus not found: " << path;
+  const voxsex::Table table = voxsex::ReadTable(path.string());
+  EXPECT_EQ(table.columns, (std::vector<std::string>{"id", "split", "source", "speaker", "gender",
+                                                     "age_group", "duration_s"}));
+  EXPECT_EQ(table.rows.size(), 2974u);  // voxsex-data/README.md
+}
+
+}  // namespace
