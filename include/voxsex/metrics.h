@@ -4,6 +4,8 @@
 #include <string>
 #include <vector>
 
+#include "voxsex/tsv.h"
+
 namespace voxsex {
 
 struct BinaryMetrics {
@@ -22,5 +24,40 @@ BinaryMetrics ComputeMetrics(const std::vector<int>& truth, const std::vector<in
 
 // Wilson score interval for k successes out of n at the given z; {0, 0} when n == 0.
 void WilsonInterval(long k, long n, double z, double* lo, double* hi);
+
+// Metrics of one group of target files, e.g. source = "speechocean762".
+struct GroupMetrics {
+  std::string value;      // the group's value in its meta column ("(unknown)" if the id is not in
+                          // meta); empty for the overall group
+  BinaryMetrics metrics;  // missing answers are counted as wrong (scored as the opposite label)
+  long num_missing = 0;   // target files of this group without an answer
+};
+
+// Metrics for each value of one meta column, groups sorted by value.
+struct GroupBreakdown {
+  std::string column;  // e.g. "source"
+  std::vector<GroupMetrics> groups;
+};
+
+// The result of scoring answers against targets.
+struct EvalReport {
+  GroupMetrics overall;
+  std::vector<GroupBreakdown> by;       // one per requested column, in the order requested
+  std::vector<std::string> missing;     // target ids without an answer, sorted
+  std::vector<std::string> extra;       // answer ids not among the targets (ignored), sorted
+  std::vector<std::string> duplicates;  // answer ids given more than once, sorted; the first kept
+};
+
+// Group value given to a target id that is absent from the meta table.
+inline constexpr const char* kUnknownGroup = "(unknown)";
+
+// Scores `answers` (in file order, duplicates allowed: the first answer for an id counts) against
+// `targets` (unique ids). A target without an answer is scored as the opposite of its label, so
+// leaving files out can never raise accuracy. For each column in `by`, targets are grouped by
+// meta.rows[...][column] looked up through meta's `id` column (first row wins for a repeated id;
+// an id absent from meta falls in kUnknownGroup). Throws ConfigError when `by` is non-empty and
+// meta lacks an `id` column or a requested column, or on a label other than 0/1.
+EvalReport ScoreAnswers(const std::vector<Target>& targets, const std::vector<Answer>& answers,
+                        const Table& meta = {}, const std::vector<std::string>& by = {});
 
 }  // namespace voxsex
