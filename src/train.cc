@@ -127,7 +127,8 @@ Batch MakeTrainBatch(const std::vector<Example>& data, const std::vector<std::si
                      const MelOptions& mel, std::mt19937_64& rng) {
   const double frames_per_s = static_cast<double>(mel.sample_rate_hz) / mel.hop_length;
   std::uniform_real_distribution<double> crop_s(opts.crop_min_s, opts.crop_max_s);
-  const int64_t crop = std::max<int64_t>(8, std::lround(crop_s(rng) * frames_per_s));
+  // Crop lengths are multiples of 16 frames: a bounded set of input shapes for LibTorch's kernels.
+  const int64_t crop = std::max<int64_t>(16, std::lround(crop_s(rng) * frames_per_s / 16) * 16);
   std::uniform_real_distribution<double> gain_db(-opts.gain_db, opts.gain_db);
   const int64_t b = static_cast<int64_t>(end - begin);
   Batch batch;

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Installs every Debian package voxsex needs (non-interactive, idempotent) and builds a Release
+# binary with its tests in build/. Usage: scripts/setup.sh [BUILD_DIR]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+build_dir=${1:-build}
+
+packages=(
+  build-essential cmake pkg-config
+  libsndfile1-dev libfftw3-dev libsoxr-dev libtorch-dev libcli11-dev libspdlog-dev
+  nlohmann-json3-dev libgtest-dev
+  # only for the scripts that export the architecture and regenerate test data
+  python3-torch python3-torchaudio sox libsox-fmt-all
+)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  sudo=""
+  if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
+  echo "setup: installing ${missing[*]}" >&2
+  $sudo apt-get update -q
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+
+cmake -S . -B "$build_dir" -DCMAKE_BUILD_TYPE=Release
+cmake --build "$build_dir" -j "$(nproc)"
+echo "setup: built $build_dir/voxsex" >&2

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Trains the shipped model, models/voxsex.pt, with `voxsex train` on voxsex-data/train, keeping the
+# epoch with the best balanced accuracy on voxsex-data/dev; then scores it on the held-out test split.
+# Usage: scripts/train_default.sh [DATA_DIR] [BUILD_DIR]   (defaults: ../shared/voxsex-data, build)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+data=${1:-../shared/voxsex-data}
+build=${2:-build}
+out=models/voxsex.pt
+mkdir -p "$build/train_default"
+
+# The untrained architecture is exported once by scripts/export_model.py and committed.
+"$build/voxsex" train \
+  --targets "$data/train/targets.tsv" \
+  --val-targets "$data/dev/targets.tsv" \
+  --init models/voxsex-untrained.pt \
+  --out "$out" \
+  --epochs 40 --batch-size 32 --lr 0.002 --seed 1 --threads 2 \
+  2>&1 | tee "$build/train_default/train.log"
+
+"$build/voxsex" predict "$data/test" "$build/train_default/test_answers.tsv" --model "$out"
+"$build/voxsex" eval --targets "$data/test/targets.tsv" --answers "$build/train_default/test_answers.tsv" \
+  --meta "$data/meta.tsv" --by source,age_group --json "$build/train_default/test_eval.json"

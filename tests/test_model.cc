@@ -1,0 +1,162 @@
+// Model loading, metadata checks and windowed, batched inference.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <random>
+
+#include "model_internal.h"
+#include "test_util.h"
+#include "voxsex/audio.h"
+#include "voxsex/error.h"
+#include "voxsex/mel.h"
+#include "voxsex/model.h"
+
+namespace fs = std::filesystem;
+
+namespace {
+
+// Log-mel of a real clip from tests/data.
+voxsex::LogMel ClipLogMel(const std::string& name, const voxsex::MelOptions& mel) {
+  voxsex::Audio a = voxsex::ReadAudio(std::string(VOXSEX_TEST_DATA) + "/" + name);
+  voxsex::MelFrontend fe(mel);
+  return fe.Compute(a.samples);
+}
+
+// Writes `model` again with its metadata replaced by `meta` (a string, possibly invalid JSON).
+std::string Resave(const std::string& model, const std::string& meta, const std::string& name) {
+  auto dir = voxsex::test::FreshDir("model_" + name);
+  auto m = torch::jit::load(model);
+  const std::string out = (dir / (name + ".pt")).string();
+  if (meta.empty()) {
+    m.save(out);
+  } else {
+    m.save(out, {{voxsex::kModelMetadataName, meta}});
+  }
+  return out;
+}
+
+nlohmann::json UntrainedMetadata() {
+  return voxsex::internal::LoadModule(voxsex::test::UntrainedModel()).metadata;
+}
+
+}  // namespace
+
+TEST(Model, LoadsMetadataAndFrontEndOptions) {
+  auto model = voxsex::GenderModel::Load(voxsex::test::BundledModel());
+  EXPECT_EQ(model.mel_options(), voxsex::MelOptions{});
+  auto meta = nlohmann::json::parse(model.metadata_json());
+  EXPECT_EQ(meta["format_version"].get<int>(), voxsex::kModelFormatVersion);
+  EXPECT_EQ(meta["labels"], nlohmann::json({"male", "female"}));
+  EXPECT_TRUE(meta["trained"].get<bool>());
+  EXPECT_TRUE(meta.contains("training"));
+}
+
+TEST(Model, RefusesFilesThatAreNotVoxsexModels) {
+  auto expect_model_error = [](const std::string& path, const std::string& needle) {
+    try {
+      voxsex::GenderModel::Load(path);
+      ADD_FAILURE() << "no error for " << path;
+    } catch (const voxsex::ModelError& e) {
+      const std::string what = e.what();
+      EXPECT_NE(what.find(path), std::string::npos) << what;
+      EXPECT_NE(what.find(needle), std::string::npos) << what;
+      EXPECT_EQ(what.find("Exception raised from"), std::string::npos) << "backtrace: " << what;
+    }
+  };
+  expect_model_error("/no/such/model.pt", "no such file");
+  expect_model_error(std::string(VOXSEX_TEST_DATA) + "/expected_answers.tsv",
+                     "not a TorchScript file");
+  const std::string untrained = voxsex::test::UntrainedModel();
+  expect_model_error(Resave(untrained, "", "no_meta"), "no voxsex metadata");
+  expect_model_error(Resave(untrained, "{not json", "bad_json"), "not valid JSON");
+  auto meta = UntrainedMetadata();
+  meta["format_version"] = 99;
+  expect_model_error(Resave(untrained, meta.dump(), "future"), "format_version 99");
+  meta = UntrainedMetadata();
+  meta["labels"] = {"female", "male"};
+  expect_model_error(Resave(untrained, meta.dump(), "labels"), "labels");
+  meta = UntrainedMetadata();
+  meta["front_end"]["hop_length"] = 0;
+  expect_model_error(Resave(untrained, meta.dump(), "hop0"), "front_end");
+  meta = UntrainedMetadata();
+  meta["front_end"].erase("num_mels");
+  expect_model_error(Resave(untrained, meta.dump(), "no_mels"), "num_mels");
+}
+
+TEST(Model, ConfigurationIsValidated) {
+  voxsex::ModelOptions o;
+  o.batch_size = 0;
+  EXPECT_THROW(o.Validate(), voxsex::ConfigError);
+  o = {};
+  o.num_threads = -1;
+  EXPECT_THROW(o.Validate(), voxsex::ConfigError);
+  o = {};
+  o.max_window_s = 0.0;
+  EXPECT_THROW(o.Validate(), voxsex::ConfigError);
+}
+
+TEST(Model, BatchingAndPaddingDoNotChangeResults) {
+  auto model = voxsex::GenderModel::Load(voxsex::test::BundledModel());
+  const auto& mel = model.mel_options();
+  const auto a = ClipLogMel("clip_1_aiff24_32k_stereo.aiff", mel);  // 1.3 s
+  const auto b = ClipLogMel("clip_3_wav16_16k_mono.wav", mel);      // 4 s
+  const auto together = model.Predict({&a, &b});
+  const auto alone_a = model.Predict({&a});
+  const auto alone_b = model.Predict({&b});
+  ASSERT_EQ(together.size(), 2u);
+  const float tol = 1e-4f;
+  EXPECT_NEAR(together[0].logit_male, alone_a[0].logit_male, tol);
+  EXPECT_NEAR(together[0].logit_female, alone_a[0].logit_female, tol);
+  EXPECT_NEAR(together[1].logit_male, alone_b[0].logit_male, tol);
+  EXPECT_NEAR(together[1].logit_female, alone_b[0].logit_female, tol);
+  for (const auto& p : together) {
+    EXPECT_GE(p.p_female, 0.0f);
+    EXPECT_LE(p.p_female, 1.0f);
+    EXPECT_EQ(p.gender(), p.p_female >= 0.5f ? 1 : 0);
+  }
+}
+
+TEST(Model, LongInputsAreWindowedAndLogitsAveragedByLength) {
+  voxsex::ModelOptions opts;
+  opts.max_window_s = 1.0;  // 100 frames: the 4 s clip becomes 5 windows of 80 or 81 frames
+  auto windowed = voxsex::GenderModel::Load(voxsex::test::BundledModel(), opts);
+  auto whole = voxsex::GenderModel::Load(voxsex::test::BundledModel());
+  const auto& mel = whole.mel_options();
+  const auto clip = ClipLogMel("clip_3_wav16_16k_mono.wav", mel);
+  ASSERT_EQ(clip.num_frames, 401);  // 1 + 64000 / 160
+  const int n = 5;                  // ceil(401 / 100) windows
+  // The same windows, cut by hand: near-equal pieces [T*k/n, T*(k+1)/n).
+  double sum_m = 0, sum_f = 0;
+  for (int k = 0; k < n; ++k) {
+    const int s = clip.num_frames * k / n, e = clip.num_frames * (k + 1) / n;
+    voxsex::LogMel piece;
+    piece.num_mels = clip.num_mels;
+    piece.num_frames = e - s;
+    piece.data.assign(clip.frame(s), clip.frame(s) + static_cast<std::size_t>(e - s) * clip.num_mels);
+    const auto p = whole.Predict({&piece})[0];
+    sum_m += p.logit_male * (e - s);
+    sum_f += p.logit_female * (e - s);
+  }
+  const auto got = windowed.Predict({&clip})[0];
+  EXPECT_NEAR(got.logit_male, sum_m / clip.num_frames, 1e-4);
+  EXPECT_NEAR(got.logit_female, sum_f / clip.num_frames, 1e-4);
+}
+
+TEST(Model, RejectsFeaturesOfTheWrongShape) {
+  auto model = voxsex::GenderModel::Load(voxsex::test::BundledModel());
+  voxsex::LogMel bad;
+  bad.num_mels = 40;
+  bad.num_frames = 10;
+  bad.data.assign(400, 0.0f);
+  EXPECT_THROW(model.Predict({&bad}), voxsex::ModelError);
+}
+
+TEST(Model, DefaultModelPathHonoursEnvironment) {
+  ::setenv("VOXSEX_MODEL", "/some/where/m.pt", 1);
+  EXPECT_EQ(voxsex::DefaultModelPath(), "/some/where/m.pt");
+  ::unsetenv("VOXSEX_MODEL");
+  EXPECT_FALSE(voxsex::FindBundledModel("voxsex-untrained.pt").empty());
+  EXPECT_TRUE(voxsex::FindBundledModel("no-such-model.pt").empty());
+}

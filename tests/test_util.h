@@ -1,0 +1,63 @@
+// Helpers for tests that run the voxsex binary.
+#pragma once
+
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+
+namespace voxsex::test {
+
+// Result of running a command: exit status and what it printed on stdout and stderr.
+struct RunResult {
+  int status = -1;
+  std::string out;
+  std::string err;
+};
+
+inline std::string ReadFile(const std::filesystem::path& p) {
+  std::ifstream f(p, std::ios::binary);
+  std::stringstream s;
+  s << f.rdbuf();
+  return s.str();
+}
+
+// Single-quotes `s` for /bin/sh.
+inline std::string Quote(const std::string& s) {
+  std::string q = "'";
+  for (char c : s) q += (c == '\'') ? std::string("'\\''") : std::string(1, c);
+  return q + "'";
+}
+
+// Runs `args` (already quoted where needed) with the voxsex binary under test.
+inline RunResult RunVoxsex(const std::string& args, const std::filesystem::path& work_dir) {
+  std::filesystem::create_directories(work_dir);
+  const auto out = work_dir / "stdout.txt", err = work_dir / "stderr.txt";
+  const std::string cmd = Quote(VOXSEX_BIN) + " " + args + " >" + Quote(out.string()) + " 2>" +
+                          Quote(err.string()) + " </dev/null";
+  const int rc = std::system(cmd.c_str());
+  RunResult r;
+  r.status = WIFEXITED(rc) ? WEXITSTATUS(rc) : 128 + WTERMSIG(rc);
+  r.out = ReadFile(out);
+  r.err = ReadFile(err);
+  return r;
+}
+
+// A fresh, empty directory under the build tree for one test.
+inline std::filesystem::path FreshDir(const std::string& name) {
+  const auto d = std::filesystem::path(VOXSEX_BUILD_DIR) / "work" / name;
+  std::filesystem::remove_all(d);
+  std::filesystem::create_directories(d);
+  return d;
+}
+
+// The bundled model in the source tree.
+inline std::string BundledModel() { return std::string(VOXSEX_SOURCE_DIR) + "/models/voxsex.pt"; }
+inline std::string UntrainedModel() {
+  return std::string(VOXSEX_SOURCE_DIR) + "/models/voxsex-untrained.pt";
+}
+
+}  // namespace voxsex::test
