@@ -84,10 +84,79 @@ class VoxSexNet(nn.Module):
         return self.out(h)
 
 
-def metadata(model: nn.Module) -> dict:
+class Conv2dBlock(nn.Module):
+    """Conv2d 3x3 -> BatchNorm2d -> ReLU over [batch, channels, mels, frames]; padded frames zeroed."""
+
+    def __init__(self, c_in: int, c_out: int, stride_f: int, stride_t: int):
+        super().__init__()
+        self.conv = nn.Conv2d(c_in, c_out, 3, stride=(stride_f, stride_t), padding=1, bias=False)
+        self.bn = nn.BatchNorm2d(c_out)
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        return torch.relu(self.bn(self.conv(x))) * mask
+
+
+def time_mask(lengths: torch.Tensor, t: int, dtype: torch.dtype) -> torch.Tensor:
+    frames = torch.arange(t, device=lengths.device).view(1, -1)
+    return (frames < lengths.view(-1, 1)).to(dtype)  # [B, T]
+
+
+class VoxSexCNN2d(nn.Module):
+    """Speaker-gender classifier: a 2-D CNN over the log-mel image, frequency flattened into
+    channels, then masked statistics pooling over time.
+
+    forward(log_mel [batch, 1, num_mels, num_frames] float32, lengths [batch] int64)
+      -> logits [batch, 2] (index 0 = male, 1 = female).
+    """
+
+    def __init__(self, num_mels: int = 64, embed: int = 256, hidden: int = 128,
+                 dropout: float = 0.2):
+        super().__init__()
+        self.register_buffer("band_mean", torch.zeros(num_mels))
+        self.register_buffer("band_std", torch.ones(num_mels))
+        self.b0 = Conv2dBlock(1, 16, 1, 1)
+        self.b1 = Conv2dBlock(16, 32, 2, 2)
+        self.b2 = Conv2dBlock(32, 64, 2, 1)
+        self.b3 = Conv2dBlock(64, 64, 2, 2)
+        self.proj = ConvBlock(64 * (num_mels // 8), embed, 1)
+        self.fc = nn.Linear(2 * embed, hidden)
+        self.fc_bn = nn.BatchNorm1d(hidden)
+        self.dropout = nn.Dropout(dropout)
+        self.out = nn.Linear(hidden, 2)
+
+    def forward(self, log_mel: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        x = (log_mel - self.band_mean.view(1, 1, -1, 1)) / self.band_std.view(1, 1, -1, 1)
+        t = x.size(3)
+        m = time_mask(lengths, t, x.dtype)
+        x = x * m.view(m.size(0), 1, 1, -1)
+        x = self.b0(x, m.view(m.size(0), 1, 1, -1))
+        l2 = torch.div(lengths - 1, 2, rounding_mode="floor") + 1
+        t2 = (t - 1) // 2 + 1
+        m2 = time_mask(l2, t2, x.dtype).view(x.size(0), 1, 1, -1)
+        x = self.b1(x, m2)
+        x = self.b2(x, m2)
+        l4 = torch.div(l2 - 1, 2, rounding_mode="floor") + 1
+        t4 = (t2 - 1) // 2 + 1
+        m4 = time_mask(l4, t4, x.dtype).view(x.size(0), 1, 1, -1)
+        x = self.b3(x, m4)
+        x = x.flatten(1, 2)  # [B, C * F, T4]
+        x = self.proj(x, m4.view(x.size(0), 1, -1))
+        n = l4.to(x.dtype).view(-1, 1)
+        mean = x.sum(dim=2) / n
+        var = (x * x).sum(dim=2) / n - mean * mean
+        std = torch.sqrt(var.clamp(min=1e-5))
+        h = torch.cat([mean, std], dim=1)
+        h = self.dropout(torch.relu(self.fc_bn(self.fc(h))))
+        return self.out(h)
+
+
+ARCHITECTURES = {"tdnn": VoxSexNet, "cnn2d": VoxSexCNN2d}
+
+
+def metadata(model: nn.Module, arch: str) -> dict:
     return {
         "format_version": 1,
-        "architecture": "voxsex-tdnn-statspool",
+        "architecture": arch,
         "parameters": sum(p.numel() for p in model.parameters()),
         "labels": ["male", "female"],
         "input": "log_mel [batch, 1, num_mels, num_frames] float32, lengths [batch] int64",
@@ -103,9 +172,12 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("out", help="output TorchScript file")
     ap.add_argument("--seed", type=int, default=0, help="initialisation seed")
+    ap.add_argument("--arch", choices=sorted(ARCHITECTURES), default="tdnn", help="architecture")
+    ap.add_argument("--channels", type=int, default=128, help="tdnn: channels of the conv layers")
     args = ap.parse_args()
     torch.manual_seed(args.seed)
-    model = VoxSexNet(num_mels=MEL["num_mels"]).eval()
+    kwargs = {"channels": args.channels} if args.arch == "tdnn" else {}
+    model = ARCHITECTURES[args.arch](num_mels=MEL["num_mels"], **kwargs).eval()
     scripted = torch.jit.script(model)
     # Sanity: any length, any batch; padded items give the same logits as unpadded ones.
     with torch.no_grad():
@@ -115,7 +187,7 @@ def main() -> None:
         padded = scripted(x, torch.tensor([57, 31]))
         assert full.shape == (2, 2)
         assert torch.allclose(short[0], padded[1], atol=1e-5), (short, padded)
-    meta = metadata(model)
+    meta = metadata(model, args.arch)
     scripted.save(args.out, _extra_files={"voxsex.json": json.dumps(meta, indent=1)})
     print(f"wrote {args.out}: {meta['parameters']} parameters, torch {torch.__version__}")
 

@@ -124,7 +124,8 @@ struct Batch {
 
 Batch MakeTrainBatch(const std::vector<Example>& data, const std::vector<std::size_t>& order,
                      std::size_t begin, std::size_t end, const TrainOptions& opts,
-                     const MelOptions& mel, std::mt19937_64& rng) {
+                     const MelOptions& mel, const torch::Tensor& band_mean,
+                     std::mt19937_64& rng) {
   const double frames_per_s = static_cast<double>(mel.sample_rate_hz) / mel.hop_length;
   std::uniform_real_distribution<double> crop_s(opts.crop_min_s, opts.crop_max_s);
   // Crop lengths are multiples of 16 frames: a bounded set of input shapes for LibTorch's kernels.
@@ -144,7 +145,22 @@ Batch MakeTrainBatch(const std::vector<Example>& data, const std::vector<std::si
     auto piece = ex.features.narrow(1, start, len);
     const double g = std::pow(10.0, gain_db(rng) / 10.0);
     if (opts.gain_db > 0) piece = ApplyGain(piece, g, mel.log_offset);
-    batch.x[k][0].narrow(1, 0, len).copy_(piece);
+    auto dst = batch.x[k][0].narrow(1, 0, len);
+    dst.copy_(piece);
+    // SpecAugment: frequency and time masks filled with the band mean.
+    for (int f = 0; f < opts.freq_masks; ++f) {
+      const int width = std::uniform_int_distribution<int>(0, opts.freq_mask_bands)(rng);
+      if (width == 0) continue;
+      const int f0 = std::uniform_int_distribution<int>(0, mel.num_mels - width)(rng);
+      dst.narrow(0, f0, width).copy_(band_mean.narrow(0, f0, width).unsqueeze(1).expand({width, len}));
+    }
+    const auto max_t = static_cast<int64_t>(opts.time_mask_ratio * len);
+    for (int m = 0; m < opts.time_masks && max_t > 0; ++m) {
+      const int64_t width = std::uniform_int_distribution<int64_t>(0, max_t)(rng);
+      if (width == 0) continue;
+      const int64_t t0 = std::uniform_int_distribution<int64_t>(0, len - width)(rng);
+      dst.narrow(1, t0, width).copy_(band_mean.unsqueeze(1).expand({mel.num_mels, width}));
+    }
     batch.lengths[k] = len;
     batch.labels[k] = ex.gender;
   }
@@ -173,6 +189,15 @@ Snapshot Take(torch::jit::Module& m) {
   for (const auto& p : m.parameters()) s.params.push_back(p.detach().clone());
   for (const auto& b : m.buffers()) s.buffers.push_back(b.detach().clone());
   return s;
+}
+
+// ema = decay * ema + (1 - decay) * current, for parameters; buffers (batch-norm statistics) copied.
+void UpdateEma(Snapshot& ema, torch::jit::Module& m, double decay) {
+  torch::NoGradGuard g;
+  std::size_t i = 0;
+  for (const auto& p : m.parameters()) ema.params[i++].mul_(decay).add_(p.detach(), 1.0 - decay);
+  i = 0;
+  for (const auto& b : m.buffers()) ema.buffers[i++].copy_(b.detach());
 }
 
 void Restore(torch::jit::Module& m, const Snapshot& s) {
@@ -215,6 +240,14 @@ void TrainOptions::Validate() const {
   }
   if (!(gain_db >= 0 && gain_db <= 60)) throw ConfigError("--gain-db must be in [0, 60]");
   if (!(max_train_file_s >= crop_max_s)) throw ConfigError("max_train_file_s must be >= crop_max_s");
+  if (freq_masks < 0 || time_masks < 0) throw ConfigError("mask counts must be >= 0");
+  if (freq_mask_bands < 0 || freq_mask_bands > 32) throw ConfigError("--freq-mask-bands must be in [0, 32]");
+  if (!(time_mask_ratio >= 0 && time_mask_ratio <= 0.5)) throw ConfigError("--time-mask-ratio must be in [0, 0.5]");
+  if (ensemble < 1 || ensemble > 16) throw ConfigError("--ensemble must be in [1, 16]");
+  if (feature_norm != "global" && feature_norm != "none") {
+    throw ConfigError("--feature-norm must be 'global' or 'none'");
+  }
+  if (!(ema_decay >= 0 && ema_decay < 1)) throw ConfigError("--ema-decay must be in [0, 1)");
 }
 
 std::string TrainOptions::ToString() const {
@@ -223,20 +256,154 @@ std::string TrainOptions::ToString() const {
     << ", val_targets=" << val_targets_path << ", init=" << init_model_path << ", out=" << out_path
     << ", epochs=" << epochs << ", batch_size=" << batch_size << ", lr=" << lr
     << ", weight_decay=" << weight_decay << ", seed=" << seed << ", threads=" << num_threads
-    << ", crop_s=[" << crop_min_s << ", " << crop_max_s << "], gain_db=" << gain_db << ")";
+    << ", crop_s=[" << crop_min_s << ", " << crop_max_s << "], gain_db=" << gain_db
+    << ", freq_masks=" << freq_masks << "x" << freq_mask_bands << ", time_masks=" << time_masks
+    << "x" << time_mask_ratio << ", feature_norm=" << feature_norm << ", ema_decay=" << ema_decay
+    << ", ensemble=" << ensemble << ")";
   return s.str();
 }
 
-TrainResult Train(const TrainOptions& opts) {
-  opts.Validate();
+namespace {
+
+// What one ensemble member's training run produced.
+struct MemberResult {
+  int best_epoch = 0;
+  BinaryMetrics best_val;
+  double best_val_balanced_accuracy = -1.0;
+  nlohmann::json history = nlohmann::json::array();
+};
+
+// Classifies the validation set with `module` and scores it.
+BinaryMetrics Validate(torch::jit::Module& module, const std::vector<torch::Tensor>& features,
+                       const std::vector<int>& truth, int max_window_frames) {
+  auto preds = internal::PredictTensors(module, features, 64, max_window_frames);
+  std::vector<int> predicted;
+  for (const auto& p : preds) predicted.push_back(p.gender());
+  return ComputeMetrics(truth, predicted);
+}
+
+// Trains `module` in place with seed `seed`; with a validation set, leaves it at the epoch with
+// the best validation balanced accuracy.
+MemberResult TrainMember(torch::jit::Module& module, const std::vector<Example>& train,
+                         const std::vector<torch::Tensor>& val_features,
+                         const std::vector<int>& val_truth, const TrainOptions& opts,
+                         const MelOptions& mel, const torch::Tensor& band_mean,
+                         const torch::Tensor& class_weight, std::uint64_t seed,
+                         const std::string& tag) {
+  torch::manual_seed(seed);
+  std::mt19937_64 rng(seed);
+  std::vector<torch::Tensor> params;
+  for (auto p : module.parameters()) {
+    p.requires_grad_(true);
+    params.push_back(p);
+  }
+  torch::optim::AdamW optimizer(
+      params, torch::optim::AdamWOptions(opts.lr).weight_decay(opts.weight_decay));
+  const std::size_t steps_per_epoch = (train.size() + opts.batch_size - 1) / opts.batch_size;
+  const std::size_t total_steps = steps_per_epoch * opts.epochs;
+  const std::size_t warmup = std::min<std::size_t>(steps_per_epoch, total_steps / 10 + 1);
+  std::size_t step = 0;
+  const int max_window_frames = 10 * mel.sample_rate_hz / mel.hop_length;
+
+  MemberResult result;
+  Snapshot best;
+  Snapshot ema = Take(module);
+  const bool use_ema = opts.ema_decay > 0;
+  std::vector<std::size_t> order(train.size());
+  for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
+  for (int epoch = 1; epoch <= opts.epochs; ++epoch) {
+    const auto te = Clock::now();
+    std::shuffle(order.begin(), order.end(), rng);
+    module.train(true);
+    double loss_sum = 0.0;
+    long correct = 0, seen = 0;
+    for (std::size_t b = 0; b < train.size(); b += opts.batch_size) {
+      const std::size_t e = std::min(train.size(), b + opts.batch_size);
+      if (e - b < 2) break;  // batch normalisation needs two items
+      // Learning rate: linear warm-up, then cosine decay to 1% of the peak.
+      const double progress =
+          static_cast<double>(step - std::min(step, warmup)) / std::max<double>(1, total_steps - warmup);
+      const double lr = step < warmup ? opts.lr * (step + 1) / warmup
+                                      : opts.lr * (0.01 + 0.99 * 0.5 * (1 + std::cos(M_PI * progress)));
+      for (auto& group : optimizer.param_groups()) {
+        static_cast<torch::optim::AdamWOptions&>(group.options()).lr(lr);
+      }
+      ++step;
+      Batch batch = MakeTrainBatch(train, order, b, e, opts, mel, band_mean, rng);
+      auto logits = module.forward({batch.x, batch.lengths}).toTensor();
+      auto loss = torch::nn::functional::cross_entropy(
+          logits, batch.labels,
+          torch::nn::functional::CrossEntropyFuncOptions().weight(class_weight).label_smoothing(0.05));
+      optimizer.zero_grad();
+      loss.backward();
+      optimizer.step();
+      if (use_ema) UpdateEma(ema, module, std::min(opts.ema_decay, (1.0 + step) / (10.0 + step)));
+      loss_sum += loss.item<double>() * (e - b);
+      correct += (logits.argmax(1) == batch.labels).sum().item<long>();
+      seen += static_cast<long>(e - b);
+    }
+    module.eval();
+    Snapshot raw;
+    if (use_ema) {  // evaluate (and keep) the averaged weights
+      raw = Take(module);
+      Restore(module, ema);
+    }
+    nlohmann::json row = {{"epoch", epoch},
+                          {"loss", loss_sum / seen},
+                          {"train_accuracy", static_cast<double>(correct) / seen}};
+    if (!val_features.empty()) {
+      const BinaryMetrics m = Validate(module, val_features, val_truth, max_window_frames);
+      row["val_accuracy"] = m.accuracy;
+      row["val_balanced_accuracy"] = m.balanced_accuracy;
+      if (m.balanced_accuracy > result.best_val_balanced_accuracy) {
+        result.best_val_balanced_accuracy = m.balanced_accuracy;
+        result.best_epoch = epoch;
+        result.best_val = m;
+        best = Take(module);
+      }
+      spdlog::info("{}epoch {:3d}/{}  loss {:.4f}  train acc {:.2f}%  val acc {:.2f}%  val bal acc {:.2f}%  {:.1f} s",
+                   tag, epoch, opts.epochs, loss_sum / seen, 100.0 * correct / seen,
+                   100 * m.accuracy, 100 * m.balanced_accuracy, Seconds(te));
+    } else {
+      result.best_epoch = epoch;
+      spdlog::info("{}epoch {:3d}/{}  loss {:.4f}  train acc {:.2f}%  {:.1f} s", tag, epoch,
+                   opts.epochs, loss_sum / seen, 100.0 * correct / seen, Seconds(te));
+    }
+    row["seconds"] = Seconds(te);
+    result.history.push_back(row);
+    if (use_ema && epoch < opts.epochs) Restore(module, raw);
+  }
+  if (!val_features.empty()) Restore(module, best);
+  module.eval();
+  for (auto p : module.parameters()) p.requires_grad_(false);
+  return result;
+}
+
+// One TorchScript module whose forward averages the logits of `members` (same signature).
+torch::jit::Module MakeEnsemble(const std::vector<torch::jit::Module>& members) {
+  torch::jit::Module ensemble("voxsex.Ensemble");
+  std::string sum;
+  for (std::size_t k = 0; k < members.size(); ++k) {
+    const std::string name = "member" + std::to_string(k);
+    ensemble.register_module(name, members[k]);
+    sum += (k ? " + " : "") + std::string("self.") + name + ".forward(log_mel, lengths)";
+  }
+  ensemble.define("def forward(self, log_mel: Tensor, lengths: Tensor) -> Tensor:\n    return (" +
+                  sum + ") / " + std::to_string(members.size()) + ".0\n");
+  ensemble.eval();
+  return ensemble;
+}
+
+TrainResult TrainImpl(const TrainOptions& opts) {
   const auto t0 = Clock::now();
   const int threads = internal::SetTorchThreads(opts.num_threads);
-  torch::manual_seed(opts.seed);
-  std::mt19937_64 rng(opts.seed);
   spdlog::info("{}", opts.ToString());
 
   internal::LoadedModule loaded = internal::LoadModule(opts.init_model_path);
-  torch::jit::Module& module = loaded.module;
+  if (!loaded.module.hasattr("band_mean") || !loaded.module.hasattr("band_std")) {
+    throw ModelError("initial model '" + opts.init_model_path +
+                     "' has no band_mean/band_std buffers: not a trainable voxsex architecture");
+  }
   const MelOptions& mel = loaded.mel;
   spdlog::info("front end: {}", mel.ToString());
 
@@ -252,116 +419,78 @@ TrainResult Train(const TrainOptions& opts) {
   if (counts[0] == 0 || counts[1] == 0) {
     throw ConfigError(opts.targets_path + ": training needs files of both classes");
   }
-
-  {
-    torch::NoGradGuard g;
-    auto [mean, std] = BandStatistics(train);
-    module.attr("band_mean").toTensor().copy_(mean);
-    module.attr("band_std").toTensor().copy_(std);
-  }
-
-  std::vector<torch::Tensor> params;
-  for (auto p : module.parameters()) {
-    p.requires_grad_(true);
-    params.push_back(p);
-  }
-  torch::optim::AdamW optimizer(
-      params, torch::optim::AdamWOptions(opts.lr).weight_decay(opts.weight_decay));
-  // Inverse-frequency class weights: the loss treats both classes equally (balanced accuracy).
-  const double n = static_cast<double>(train.size());
-  auto class_weight = torch::tensor({n / (2.0 * counts[0]), n / (2.0 * counts[1])}, torch::kFloat32);
-
-  const std::size_t steps_per_epoch = (train.size() + opts.batch_size - 1) / opts.batch_size;
-  const std::size_t total_steps = steps_per_epoch * opts.epochs;
-  const std::size_t warmup = std::min<std::size_t>(steps_per_epoch, total_steps / 10 + 1);
-  std::size_t step = 0;
-
   std::vector<torch::Tensor> val_features;
   std::vector<int> val_truth;
   for (const auto& ex : val) {
     val_features.push_back(ex.features);
     val_truth.push_back(ex.gender);
   }
-  const int max_window_frames = 10 * mel.sample_rate_hz / mel.hop_length;
 
+  torch::Tensor band_mean, band_std;
+  {
+    auto [mean, std] = BandStatistics(train);
+    if (opts.feature_norm == "none") {
+      mean.zero_();
+      std.fill_(1.0);
+    }
+    band_mean = mean;
+    band_std = std;
+  }
+  // Inverse-frequency class weights: the loss treats both classes equally (balanced accuracy).
+  const double n = static_cast<double>(train.size());
+  const auto class_weight =
+      torch::tensor({n / (2.0 * counts[0]), n / (2.0 * counts[1])}, torch::kFloat32);
+
+  std::vector<torch::jit::Module> members;
+  nlohmann::json members_json = nlohmann::json::array();
   TrainResult result;
   result.num_train_files = static_cast<long>(train.size());
   result.num_val_files = static_cast<long>(val.size());
-  result.best_val_balanced_accuracy = -1.0;
-  Snapshot best;
-  nlohmann::json history = nlohmann::json::array();
-  BinaryMetrics best_val;
-
-  std::vector<std::size_t> order(train.size());
-  for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
-  for (int epoch = 1; epoch <= opts.epochs; ++epoch) {
-    const auto te = Clock::now();
-    std::shuffle(order.begin(), order.end(), rng);
-    module.train(true);
-    double loss_sum = 0.0;
-    long correct = 0, seen = 0;
-    for (std::size_t b = 0; b < train.size(); b += opts.batch_size) {
-      const std::size_t e = std::min(train.size(), b + opts.batch_size);
-      if (e - b < 2) break;  // batch normalisation needs two items
-      // Learning rate: linear warm-up, then cosine decay to 1% of the peak.
-      const double lr =
-          step < warmup ? opts.lr * (step + 1) / warmup
-                        : opts.lr * (0.01 + 0.99 * 0.5 *
-                                                (1 + std::cos(M_PI * (step - warmup) /
-                                                              std::max<double>(1, total_steps - warmup))));
-      for (auto& group : optimizer.param_groups()) {
-        static_cast<torch::optim::AdamWOptions&>(group.options()).lr(lr);
-      }
-      ++step;
-      Batch batch = MakeTrainBatch(train, order, b, e, opts, mel, rng);
-      auto logits = module.forward({batch.x, batch.lengths}).toTensor();
-      auto loss = torch::nn::functional::cross_entropy(
-          logits, batch.labels,
-          torch::nn::functional::CrossEntropyFuncOptions().weight(class_weight).label_smoothing(0.05));
-      optimizer.zero_grad();
-      loss.backward();
-      optimizer.step();
-      loss_sum += loss.item<double>() * (e - b);
-      correct += (logits.argmax(1) == batch.labels).sum().item<long>();
-      seen += static_cast<long>(e - b);
+  for (int k = 0; k < opts.ensemble; ++k) {
+    // A fresh load rather than Module::clone(): cloned parameters are not leaves of the graph.
+    torch::jit::Module member = internal::LoadModule(opts.init_model_path).module;
+    {
+      torch::NoGradGuard g;
+      member.attr("band_mean").toTensor().copy_(band_mean);
+      member.attr("band_std").toTensor().copy_(band_std);
     }
-    module.eval();
-    nlohmann::json row = {{"epoch", epoch},
-                          {"loss", loss_sum / seen},
-                          {"train_accuracy", static_cast<double>(correct) / seen}};
-    if (!val.empty()) {
-      auto preds = internal::PredictTensors(module, val_features, 64, max_window_frames);
-      std::vector<int> predicted;
-      for (const auto& p : preds) predicted.push_back(p.gender());
-      BinaryMetrics m = ComputeMetrics(val_truth, predicted);
-      row["val_accuracy"] = m.accuracy;
-      row["val_balanced_accuracy"] = m.balanced_accuracy;
-      if (m.balanced_accuracy > result.best_val_balanced_accuracy) {
-        result.best_val_balanced_accuracy = m.balanced_accuracy;
-        result.best_val_accuracy = m.accuracy;
-        result.best_epoch = epoch;
-        best = Take(module);
-        best_val = m;
-      }
-      spdlog::info("epoch {:3d}/{}  loss {:.4f}  train acc {:.2f}%  val acc {:.2f}%  val bal acc {:.2f}%  {:.1f} s",
-                   epoch, opts.epochs, loss_sum / seen, 100.0 * correct / seen, 100 * m.accuracy,
-                   100 * m.balanced_accuracy, Seconds(te));
-    } else {
-      result.best_epoch = epoch;
-      spdlog::info("epoch {:3d}/{}  loss {:.4f}  train acc {:.2f}%  {:.1f} s", epoch, opts.epochs,
-                   loss_sum / seen, 100.0 * correct / seen, Seconds(te));
-    }
-    row["seconds"] = Seconds(te);
-    history.push_back(row);
+    const std::uint64_t seed = opts.seed + static_cast<std::uint64_t>(k);
+    const std::string tag =
+        opts.ensemble > 1 ? fmt::format("member {}/{} (seed {}): ", k + 1, opts.ensemble, seed) : "";
+    MemberResult r = TrainMember(member, train, val_features, val_truth, opts, mel, band_mean,
+                                 class_weight, seed, tag);
+    nlohmann::json mj = {{"seed", seed}, {"best_epoch", r.best_epoch}, {"history", r.history}};
+    if (!val.empty()) mj["validation"] = MetricsJson(r.best_val);
+    members_json.push_back(mj);
+    result.best_epoch = r.best_epoch;
+    result.best_val_balanced_accuracy = r.best_val.balanced_accuracy;
+    result.best_val_accuracy = r.best_val.accuracy;
+    members.push_back(member);
   }
-  if (!val.empty()) Restore(module, best);
-  module.eval();
+  torch::jit::Module model = members.size() == 1 ? members[0] : MakeEnsemble(members);
+  BinaryMetrics val_metrics;
+  if (!val.empty()) {
+    val_metrics = Validate(model, val_features, val_truth, 10 * mel.sample_rate_hz / mel.hop_length);
+    result.best_val_balanced_accuracy = val_metrics.balanced_accuracy;
+    result.best_val_accuracy = val_metrics.accuracy;
+    if (members.size() > 1) {
+      spdlog::info("ensemble of {}: val acc {:.2f}%  val bal acc {:.2f}%", members.size(),
+                   100 * val_metrics.accuracy, 100 * val_metrics.balanced_accuracy);
+    }
+  }
   result.seconds = Seconds(t0);
 
   nlohmann::json meta = loaded.metadata;
   meta["trained"] = true;
   meta["front_end"] = internal::MelOptionsToJson(mel);
   meta["voxsex_version"] = VOXSEX_VERSION;
+  if (members.size() > 1) {
+    meta["architecture"] = fmt::format("ensemble of {} x {}", members.size(),
+                                       loaded.metadata.value("architecture", "unknown"));
+    if (meta.contains("parameters") && meta["parameters"].is_number_integer()) {
+      meta["parameters"] = meta["parameters"].get<long>() * static_cast<long>(members.size());
+    }
+  }
   meta["training"] = {
       {"date_utc", UtcNow()},
       {"targets", opts.targets_path},
@@ -371,21 +500,36 @@ TrainResult Train(const TrainOptions& opts) {
       {"train_female", counts[1]},
       {"val_files", result.num_val_files},
       {"epochs", opts.epochs},
-      {"best_epoch", result.best_epoch},
       {"batch_size", opts.batch_size},
       {"lr", opts.lr},
       {"weight_decay", opts.weight_decay},
       {"seed", opts.seed},
+      {"ensemble", opts.ensemble},
       {"threads", threads},
       {"crop_s", {opts.crop_min_s, opts.crop_max_s}},
       {"gain_db", opts.gain_db},
+      {"spec_augment", {{"freq_masks", opts.freq_masks}, {"freq_mask_bands", opts.freq_mask_bands},
+                        {"time_masks", opts.time_masks}, {"time_mask_ratio", opts.time_mask_ratio}}},
+      {"ema_decay", opts.ema_decay},
+      {"feature_norm", opts.feature_norm},
       {"seconds", result.seconds},
-      {"history", history}};
-  if (!val.empty()) meta["metrics"] = {{"validation", MetricsJson(best_val)}};
-  internal::SaveModule(module, meta, opts.out_path);
-  spdlog::info("wrote {} (best epoch {}, val balanced accuracy {:.2f}%) in {:.1f} s", opts.out_path,
-               result.best_epoch, 100 * result.best_val_balanced_accuracy, result.seconds);
+      {"members", members_json}};
+  if (!val.empty()) meta["metrics"] = {{"validation", MetricsJson(val_metrics)}};
+  internal::SaveModule(model, meta, opts.out_path);
+  spdlog::info("wrote {} (validation balanced accuracy {:.2f}%) in {:.1f} s", opts.out_path,
+               100 * result.best_val_balanced_accuracy, result.seconds);
   return result;
+}
+
+}  // namespace
+
+TrainResult Train(const TrainOptions& opts) {
+  opts.Validate();
+  try {
+    return TrainImpl(opts);
+  } catch (const c10::Error& e) {
+    throw ModelError("training failed in LibTorch: " + std::string(e.what_without_backtrace()));
+  }
 }
 
 }  // namespace voxsex

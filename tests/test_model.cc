@@ -12,6 +12,7 @@
 #include "voxsex/error.h"
 #include "voxsex/mel.h"
 #include "voxsex/model.h"
+#include "voxsex/train.h"
 
 namespace fs = std::filesystem;
 
@@ -159,4 +160,34 @@ TEST(Model, DefaultModelPathHonoursEnvironment) {
   ::unsetenv("VOXSEX_MODEL");
   EXPECT_FALSE(voxsex::FindBundledModel("voxsex-untrained.pt").empty());
   EXPECT_TRUE(voxsex::FindBundledModel("no-such-model.pt").empty());
+}
+
+TEST(Train, SameSeedAndThreadsGiveTheSameModel) {
+  auto dir = voxsex::test::FreshDir("train_determinism");
+  voxsex::TrainOptions o;
+  o.targets_path = std::string(VOXSEX_TEST_DATA) + "/expected_answers.tsv";
+  o.init_model_path = voxsex::test::UntrainedModel();
+  o.epochs = 2;
+  o.batch_size = 3;
+  o.seed = 7;
+  o.num_threads = 2;
+  o.out_path = (dir / "a.pt").string();
+  voxsex::Train(o);
+  o.out_path = (dir / "b.pt").string();
+  voxsex::Train(o);
+  o.seed = 8;
+  o.out_path = (dir / "c.pt").string();
+  voxsex::Train(o);
+  auto a = torch::jit::load((dir / "a.pt").string());
+  auto b = torch::jit::load((dir / "b.pt").string());
+  auto c = torch::jit::load((dir / "c.pt").string());
+  auto pa = a.named_parameters(), pb = b.named_parameters(), pc = c.named_parameters();
+  auto ib = pb.begin(), ic = pc.begin();
+  bool any_differs_with_other_seed = false;
+  for (auto ia = pa.begin(); ia != pa.end(); ++ia, ++ib, ++ic) {
+    ASSERT_EQ((*ia).name, (*ib).name);
+    EXPECT_TRUE(torch::equal((*ia).value, (*ib).value)) << (*ia).name;
+    if (!torch::equal((*ia).value, (*ic).value)) any_differs_with_other_seed = true;
+  }
+  EXPECT_TRUE(any_differs_with_other_seed);
 }

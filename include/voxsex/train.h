@@ -17,12 +17,27 @@ struct TrainOptions {
   int batch_size = 32;
   double lr = 2e-3;              // AdamW peak learning rate (one-cycle cosine schedule)
   double weight_decay = 1e-2;
-  std::uint64_t seed = 1;
+  std::uint64_t seed = 1;         // member k of an ensemble uses seed + k
+  // Members trained with seeds seed, seed + 1, ...; each keeps its best validation epoch; the
+  // saved module averages their logits.
+  int ensemble = 1;
   int num_threads = 0;           // 0 = all cores
   double crop_min_s = 1.0;       // random crop length range, seconds
   double crop_max_s = 4.0;
   double gain_db = 12.0;         // random gain in [-gain_db, +gain_db]
   double max_train_file_s = 30.0;// training clips longer than this are cut to it when loaded
+  // SpecAugment (Park et al., 2019): masked cells are set to the band mean (0 after normalisation).
+  // Off by default: on dev it did not help (models/README.md, ablation).
+  int freq_masks = 0;            // frequency masks per example (0 = off); 2 when tried
+  int freq_mask_bands = 8;       // each masks up to this many mel bands
+  int time_masks = 0;            // time masks per example (0 = off); 2 when tried
+  double time_mask_ratio = 0.1;  // each masks up to this fraction of the crop
+  // Feature normalisation stored in the model's band_mean/band_std: "global" = per-band mean and
+  // standard deviation over every training frame; "none" = identity (0 and 1).
+  std::string feature_norm = "global";
+  // Exponential moving average of the weights, evaluated and kept instead of the raw weights
+  // (0 = off; 0.995 when tried). Per optimiser step. Off by default: no gain on dev.
+  double ema_decay = 0.0;
 
   // Throws ConfigError when a field is out of range or a required path is empty.
   void Validate() const;
@@ -31,8 +46,8 @@ struct TrainOptions {
 
 // Summary of a finished training run.
 struct TrainResult {
-  int best_epoch = 0;
-  double best_val_balanced_accuracy = 0.0;
+  int best_epoch = 0;                       // of the last member trained
+  double best_val_balanced_accuracy = 0.0;  // of the saved model (the ensemble, if any)
   double best_val_accuracy = 0.0;
   double seconds = 0.0;
   long num_train_files = 0;

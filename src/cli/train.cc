@@ -29,10 +29,22 @@ CLI::App* setup_train(CLI::App& app, TrainOptions& o) {
   cmd->add_option("--lr", o.lr, "AdamW peak learning rate (warm-up, then cosine decay)")->capture_default_str();
   cmd->add_option("--weight-decay", o.weight_decay, "AdamW weight decay")->capture_default_str();
   cmd->add_option("--seed", o.seed, "Random seed (same seed and threads give the same model)")->capture_default_str();
+  cmd->add_option("--ensemble", o.ensemble,
+                  "Members trained with seeds seed, seed+1, ...; the model averages their logits")
+      ->capture_default_str();
   cmd->add_option("--threads", o.num_threads, "Threads (0 = all cores)")->capture_default_str();
   cmd->add_option("--crop-min", o.crop_min_s, "Shortest random crop, seconds")->capture_default_str();
   cmd->add_option("--crop-max", o.crop_max_s, "Longest random crop, seconds")->capture_default_str();
   cmd->add_option("--gain-db", o.gain_db, "Random gain augmentation range +-dB (0 = off)")->capture_default_str();
+  cmd->add_option("--freq-masks", o.freq_masks, "SpecAugment frequency masks per example (0 = off)")->capture_default_str();
+  cmd->add_option("--freq-mask-bands", o.freq_mask_bands, "Widest frequency mask, mel bands")->capture_default_str();
+  cmd->add_option("--time-masks", o.time_masks, "SpecAugment time masks per example (0 = off)")->capture_default_str();
+  cmd->add_option("--time-mask-ratio", o.time_mask_ratio, "Widest time mask, fraction of the crop")->capture_default_str();
+  cmd->add_option("--feature-norm", o.feature_norm,
+                  "Per-band normalisation stored in the model: global (training-set mean and std) or none")
+      ->check(CLI::IsMember({"global", "none"}))
+      ->capture_default_str();
+  cmd->add_option("--ema-decay", o.ema_decay, "Decay of the weight moving average that is evaluated and kept (0 = off)")->capture_default_str();
   cmd->footer(
       "Example:\n  voxsex train --targets data/train/targets.tsv --val-targets data/dev/targets.tsv "
       "--out my.pt");
@@ -48,6 +60,9 @@ int run_train(const TrainOptions& opts) {
     Train(o);
   } catch (const Error& e) {
     spdlog::error("{}", e.what());
+    return 2;
+  } catch (const std::exception& e) {  // e.g. std::bad_alloc: still a clean exit status
+    spdlog::error("training failed: {}", e.what());
     return 2;
   }
   return 0;
