@@ -22,6 +22,16 @@ MEL = dict(sample_rate_hz=16000, n_fft=512, win_length=400, hop_length=160, num_
            f_min_hz=0.0, f_max_hz=8000.0, log_offset=1e-6)
 
 
+def masked_statistics(x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+    """Mean and standard deviation over time of x [batch, channels, frames] whose frames past
+    lengths [batch] are zero -> [batch, 2 * channels]."""
+    n = lengths.to(x.dtype).view(-1, 1)
+    mean = x.sum(dim=2) / n
+    var = (x * x).sum(dim=2) / n - mean * mean
+    std = torch.sqrt(var.clamp(min=1e-5))
+    return torch.cat([mean, std], dim=1)
+
+
 class ConvBlock(nn.Module):
     """Conv1d -> BatchNorm1d -> ReLU over [batch, channels, frames]; padded frames are zeroed."""
 
@@ -75,13 +85,8 @@ class VoxSexNet(nn.Module):
         x = x + self.block2(x, mask2)
         x = x + self.block3(x, mask2)
         x = self.expand(x, mask2)  # [B, E, T2]
-        n = lengths2.to(x.dtype).view(-1, 1)
-        mean = x.sum(dim=2) / n
-        var = (x * x).sum(dim=2) / n - mean * mean
-        std = torch.sqrt(var.clamp(min=1e-5))
-        h = torch.cat([mean, std], dim=1)
-        h = self.dropout(torch.relu(self.fc_bn(self.fc(h))))
-        return self.out(h)
+        h = masked_statistics(x, lengths2)
+        return self.out(self.dropout(torch.relu(self.fc_bn(self.fc(h)))))
 
 
 class Conv2dBlock(nn.Module):
@@ -141,13 +146,8 @@ class VoxSexCNN2d(nn.Module):
         x = self.b3(x, m4)
         x = x.flatten(1, 2)  # [B, C * F, T4]
         x = self.proj(x, m4.view(x.size(0), 1, -1))
-        n = l4.to(x.dtype).view(-1, 1)
-        mean = x.sum(dim=2) / n
-        var = (x * x).sum(dim=2) / n - mean * mean
-        std = torch.sqrt(var.clamp(min=1e-5))
-        h = torch.cat([mean, std], dim=1)
-        h = self.dropout(torch.relu(self.fc_bn(self.fc(h))))
-        return self.out(h)
+        h = masked_statistics(x, l4)
+        return self.out(self.dropout(torch.relu(self.fc_bn(self.fc(h)))))
 
 
 ARCHITECTURES = {"tdnn": VoxSexNet, "cnn2d": VoxSexCNN2d}
