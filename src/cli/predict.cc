@@ -1,14 +1,25 @@
+// `voxsex predict`: classify audio files and write answers.tsv (and scores.tsv).
 #include "cli/predict.h"
 
+#include <spdlog/fmt/fmt.h>
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <chrono>
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <map>
+#include <mutex>
 #include <optional>
+#include <set>
 #include <thread>
 
 #include "voxsex/audio.h"
@@ -21,32 +32,108 @@ namespace voxsex::cli {
 namespace {
 
 namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+
+constexpr const char* kCudaUnavailable =
+    "CUDA is not available in this build of voxsex (built against a CPU-only LibTorch)";
+constexpr const char* kUsage =
+    "usage: voxsex predict DIR ANSWERS, or voxsex predict --list FILE ANSWERS (ANSWERS may be - "
+    "for stdout)";
+constexpr const char* kScoresHeader = "id\tp_female\tconfidence\tduration_s\tflags\n";
+// scores.tsv flag thresholds.
+constexpr double kTooShort_s = 1.0;         // too_short: less audio than this
+constexpr double kLowLevel_dbfs = -35.0;    // low_level: RMS below this, 20 log10(rms)
+constexpr float kClipLevel = 0.999f;        // clipped: at least kClippedFraction of the samples
+constexpr double kClippedFraction = 0.001;  //   with |x| >= kClipLevel
 
 struct InputFile {
   std::string path;
   std::string id;
   std::string error;  // non-empty: failed
-  int gender = -1;
+  int gender = -1;    // set once classified
+  float p_female = 0.0f;
+  double duration_s = 0.0;
+  std::string flags;  // scores.tsv flags column
 };
 
-// Audio files directly in `dir` (extension matched case-insensitively), sorted by path.
-// Throws ConfigError when the directory cannot be listed.
-std::vector<InputFile> ListInputs(const std::string& dir) {
-  std::vector<InputFile> files;
-  std::error_code ec;
-  fs::directory_iterator it(dir, ec);
-  if (ec) throw ConfigError("cannot list '" + dir + "': " + ec.message());
-  for (; it != fs::directory_iterator(); it.increment(ec)) {
-    if (ec) throw ConfigError("cannot list '" + dir + "': " + ec.message());
-    const fs::path& p = it->path();
-    if (!HasAudioExtension(p.filename().string())) continue;
-    files.push_back({p.string(), p.stem().string(), "", -1});
+// An input whose id is its file name without extension.
+InputFile FromPath(const fs::path& path) {
+  InputFile f;
+  f.path = path.string();
+  f.id = path.stem().string();
+  return f;
+}
+
+// A --shard K/N spec: this run classifies shard `index` (1-based) of `count`.
+struct Shard {
+  int index = 1;
+  int count = 1;
+};
+
+// Parses "K/N" (decimal integers, 1 <= K <= N); nullopt otherwise.
+std::optional<Shard> ParseShard(const std::string& text) {
+  const auto parse_int = [](const std::string& s) -> std::optional<int> {
+    if (s.empty() || s.size() > 9) return std::nullopt;
+    for (char c : s) {
+      if (c < '0' || c > '9') return std::nullopt;
+    }
+    return std::stoi(s);
+  };
+  const std::size_t slash = text.find('/');
+  if (slash == std::string::npos) return std::nullopt;
+  const auto k = parse_int(text.substr(0, slash));
+  const auto n = parse_int(text.substr(slash + 1));
+  if (!k || !n || *k < 1 || *k > *n) return std::nullopt;
+  return Shard{*k, *n};
+}
+
+// FNV-1a, 64-bit, over the bytes of `s` (http://www.isthe.com/chongo/tech/comp/fnv/).
+std::uint64_t Fnv1a64(const std::string& s) {
+  std::uint64_t h = 0xcbf29ce484222325ull;
+  for (unsigned char c : s) {
+    h ^= c;
+    h *= 0x100000001b3ull;
   }
-  std::sort(files.begin(), files.end(),
-            [](const InputFile& a, const InputFile& b) { return a.path < b.path; });
-  // Two files with one id cannot both be answered: both fail, each message naming the other.
+  return h;
+}
+
+// The scores.tsv flags of decoded mono audio: comma-separated too_short, low_level, clipped,
+// or "-" when none applies.
+std::string AudioFlags(const Audio& audio) {
+  std::string flags;
+  const auto add = [&flags](const char* flag) {
+    if (!flags.empty()) flags += ',';
+    flags += flag;
+  };
+  const std::size_t n = audio.samples.size();
+  double sum_sq = 0.0;
+  std::size_t clipped = 0;
+  for (float x : audio.samples) {
+    sum_sq += static_cast<double>(x) * x;
+    if (std::fabs(x) >= kClipLevel) ++clipped;
+  }
+  const double rms = n > 0 ? std::sqrt(sum_sq / n) : 0.0;
+  if (audio.duration_s() < kTooShort_s) add("too_short");
+  if (rms <= 0.0 || 20.0 * std::log10(rms) < kLowLevel_dbfs) add("low_level");
+  if (clipped > 0 && static_cast<double>(clipped) >= kClippedFraction * n) add("clipped");
+  return flags.empty() ? "-" : flags;
+}
+
+// Marks files whose id cannot be written (empty, tab or line break) or is shared with another
+// file: those fail, each duplicate's message naming the others.
+void MarkBadIds(std::vector<InputFile>& files) {
   std::map<std::string, std::vector<std::size_t>> by_id;
-  for (std::size_t i = 0; i < files.size(); ++i) by_id[files[i].id].push_back(i);
+  for (std::size_t i = 0; i < files.size(); ++i) {
+    InputFile& f = files[i];
+    if (f.id.empty() || f.id.find_first_of("\t\r\n") != std::string::npos) {
+      if (f.error.empty()) {
+        f.error = "its id (the file name without extension) is empty or contains a tab or line "
+                  "break";
+      }
+      continue;
+    }
+    by_id[f.id].push_back(i);
+  }
   for (const auto& [id, idx] : by_id) {
     if (idx.size() < 2) continue;
     for (std::size_t i : idx) {
@@ -57,45 +144,300 @@ std::vector<InputFile> ListInputs(const std::string& dir) {
       files[i].error = "id '" + id + "' is also the id of " + others;
     }
   }
+}
+
+// Audio files in `dir` (extension matched case-insensitively), sorted by path. With `recursive`
+// subdirectories are searched too, but symlinked directories are not followed (no loops).
+// Throws ConfigError when a directory cannot be listed.
+std::vector<InputFile> ListDirectory(const std::string& dir, bool recursive) {
+  std::vector<InputFile> files;
+  std::error_code ec;
+  const auto fail = [&dir](const std::error_code& e) {
+    throw ConfigError("cannot list '" + dir + "': " + e.message());
+  };
+  if (recursive) {
+    fs::recursive_directory_iterator it(dir, fs::directory_options::none, ec);
+    if (ec) fail(ec);
+    for (; it != fs::recursive_directory_iterator(); it.increment(ec)) {
+      if (ec) fail(ec);
+      const fs::path& p = it->path();
+      std::error_code type_ec;
+      if (it->is_directory(type_ec)) continue;  // descended into (unless a symlink), not a file
+      if (HasAudioExtension(p.filename().string())) {
+        files.push_back(FromPath(p));
+      }
+    }
+    if (ec) fail(ec);
+  } else {
+    fs::directory_iterator it(dir, ec);
+    if (ec) fail(ec);
+    for (; it != fs::directory_iterator(); it.increment(ec)) {
+      if (ec) fail(ec);
+      const fs::path& p = it->path();
+      if (HasAudioExtension(p.filename().string())) {
+        files.push_back(FromPath(p));
+      }
+    }
+    if (ec) fail(ec);
+  }
+  std::sort(files.begin(), files.end(),
+            [](const InputFile& a, const InputFile& b) { return a.path < b.path; });
   return files;
+}
+
+// The paths listed in `list_path`, one per line, in file order; blank lines and lines starting
+// with '#' are skipped, a trailing '\r' is dropped, relative paths are used as given (relative to
+// the current directory). A path that does not exist fails. A path listed twice is classified once.
+// Throws ConfigError when the list cannot be read.
+std::vector<InputFile> ReadList(const std::string& list_path) {
+  std::ifstream in(list_path, std::ios::binary);
+  if (!in) throw ConfigError("cannot read --list '" + list_path + "': " + std::strerror(errno));
+  std::vector<InputFile> files;
+  std::set<std::string> seen;
+  std::string line;
+  for (int line_no = 1; std::getline(in, line); ++line_no) {
+    if (line_no == 1 && line.rfind("\xEF\xBB\xBF", 0) == 0) line.erase(0, 3);
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (line.find_first_not_of(" \t\v\f") == std::string::npos || line[0] == '#') continue;
+    if (!seen.insert(line).second) {
+      spdlog::warn("{}:{}: '{}' is listed again; it is classified once", list_path, line_no, line);
+      continue;
+    }
+    InputFile f = FromPath(line);
+    std::error_code ec;
+    if (!fs::exists(line, ec)) {
+      f.error = "no such file (listed in '" + list_path + "' line " + std::to_string(line_no) + ")";
+    }
+    files.push_back(std::move(f));
+  }
+  if (in.bad()) throw ConfigError("cannot read --list '" + list_path + "'");
+  return files;
+}
+
+// "m:ss", or "h:mm:ss" from one hour on.
+std::string FormatDuration(double seconds) {
+  const long s = std::lround(std::max(0.0, seconds));
+  if (s >= 3600) return fmt::format("{}:{:02}:{:02}", s / 3600, (s / 60) % 60, s % 60);
+  return fmt::format("{}:{:02}", s / 60, s % 60);
+}
+
+// Progress of a run on stderr. When stderr is a terminal: one line redrawn in place (at most ten
+// times a second), `[####......] 123/592 files  410 files/s  ETA 0:03`. Otherwise: an info log
+// line with the same numbers every 10 s or every 1000 files. Silent when the log level is warn or
+// above (-q). Thread-safe.
+class ProgressReporter {
+ public:
+  explicit ProgressReporter(std::size_t total)
+      : total_(total),
+        enabled_(spdlog::get_level() < spdlog::level::warn),
+        tty_(::isatty(STDERR_FILENO) == 1),
+        start_(Clock::now()),
+        last_report_(start_) {}
+
+  // Counts `n` more files as done.
+  void Add(std::size_t n = 1) {
+    if (!enabled_) return;
+    std::lock_guard<std::mutex> lock(mu_);
+    done_ += n;
+    const auto now = Clock::now();
+    const double since_last = std::chrono::duration<double>(now - last_report_).count();
+    if (tty_) {
+      if (since_last >= 0.1 || done_ == total_) Draw(now);
+    } else if (since_last >= 10.0 || done_ - done_at_last_report_ >= 1000) {
+      spdlog::info("progress: {}", Numbers(now));
+      last_report_ = now;
+      done_at_last_report_ = done_;
+    }
+  }
+
+  // Erases the terminal line, so that a log message starts at column 0; the next Add redraws it.
+  void ClearLine() {
+    if (!enabled_ || !tty_) return;
+    std::lock_guard<std::mutex> lock(mu_);
+    if (line_shown_) std::fputs("\r\033[K", stderr);
+    line_shown_ = false;
+  }
+
+  // Draws the final state on the terminal and ends its line.
+  void Finish() {
+    if (!enabled_ || !tty_) return;
+    std::lock_guard<std::mutex> lock(mu_);
+    Draw(Clock::now());
+    std::fputs("\n", stderr);
+    line_shown_ = false;
+  }
+
+ private:
+  // "123/592 files  410 files/s  ETA 0:03".
+  std::string Numbers(Clock::time_point now) const {
+    const double elapsed_s = std::chrono::duration<double>(now - start_).count();
+    const double rate = elapsed_s > 0.0 ? done_ / elapsed_s : 0.0;
+    const std::string eta =
+        rate > 0.0 ? FormatDuration((total_ - std::min(done_, total_)) / rate) : "-:--";
+    return fmt::format("{}/{} files  {:.0f} files/s  ETA {}", done_, total_, rate, eta);
+  }
+
+  void Draw(Clock::time_point now) {
+    constexpr std::size_t kWidth = 20;
+    const std::size_t filled = total_ > 0 ? std::min(kWidth, done_ * kWidth / total_) : kWidth;
+    const std::string bar = std::string(filled, '#') + std::string(kWidth - filled, '.');
+    std::fprintf(stderr, "\r[%s] %s\033[K", bar.c_str(), Numbers(now).c_str());
+    std::fflush(stderr);
+    line_shown_ = true;
+    last_report_ = now;
+  }
+
+  std::mutex mu_;
+  const std::size_t total_;
+  const bool enabled_;
+  const bool tty_;
+  const Clock::time_point start_;
+  Clock::time_point last_report_;
+  std::size_t done_ = 0;
+  std::size_t done_at_last_report_ = 0;
+  bool line_shown_ = false;
+};
+
+// Writes `content` to stdout when `path` is "-", else atomically to `path`.
+// Throws FormatError on failure.
+void WriteOutput(const std::string& path, const std::string& content) {
+  if (path != "-") {
+    WriteFileAtomic(path, content);
+    return;
+  }
+  if (std::fwrite(content.data(), 1, content.size(), stdout) != content.size() ||
+      std::fflush(stdout) != 0) {
+    throw FormatError(std::string("cannot write to stdout: ") + std::strerror(errno));
+  }
+}
+
+std::string Describe(const std::string& path) { return path == "-" ? "stdout" : "'" + path + "'"; }
+
+// "answers in 'a.tsv'", "answers on stdout".
+std::string Where(const std::string& what, const std::string& path) {
+  return what + (path == "-" ? " on " : " in ") + Describe(path);
 }
 
 }  // namespace
 
+void PredictOptions::Validate() const {
+  if (!input_dir.empty() && !list_path.empty()) {
+    throw ConfigError("give either DIR or --list FILE, not both");
+  }
+  if (input_dir.empty() && list_path.empty()) throw ConfigError(kUsage);
+  if (answers_path.empty()) throw ConfigError(std::string("ANSWERS is missing; ") + kUsage);
+  if (!input_dir.empty()) {
+    std::error_code ec;
+    if (!fs::is_directory(input_dir, ec)) {
+      throw ConfigError("DIR '" + input_dir + "' is not a directory");
+    }
+  }
+  if (recursive && input_dir.empty()) throw ConfigError("--recursive needs DIR, not --list");
+  if (!scores_path.empty() && scores_path == answers_path) {
+    throw ConfigError("--scores and ANSWERS are the same (" + Describe(answers_path) + ")");
+  }
+  if (!shard.empty() && !ParseShard(shard)) {
+    throw ConfigError("--shard must be K/N with whole numbers 1 <= K <= N (e.g. 2/8), not '" +
+                      shard + "'");
+  }
+  if (device != "cpu" && device != "cuda") {
+    throw ConfigError("--device must be cpu or cuda, not '" + device + "'");
+  }
+  if (num_threads < 0) throw ConfigError("--threads must be >= 0");
+  if (batch_size < 1) throw ConfigError("--batch-size must be >= 1");
+}
+
+std::string PredictOptions::ToString() const {
+  return fmt::format(
+      "PredictOptions(input_dir='{}', list_path='{}', recursive={}, answers_path='{}', "
+      "scores_path='{}', model_path='{}', shard='{}', device={}, num_threads={}, batch_size={})",
+      input_dir, list_path, recursive, answers_path, scores_path, model_path, shard, device,
+      num_threads, batch_size);
+}
+
 CLI::App* setup_predict(CLI::App& app, PredictOptions& o) {
-  CLI::App* cmd =
-      app.add_subcommand("predict", "Classify every audio file in DIR and write answers.tsv");
-  cmd->add_option("DIR", o.input_dir, "Directory of audio files (wav, flac, mp3, ogg, opus, aiff, ...)")
-      ->required()
-      ->check(CLI::ExistingDirectory);
+  CLI::App* cmd = app.add_subcommand(
+      "predict", "Classify audio files (a directory or a list) and write answers.tsv");
+  cmd->add_option("DIR", o.input_dir,
+                  "Directory of audio files (wav, flac, mp3, ogg, opus, aiff, ...); omit with "
+                  "--list");
   cmd->add_option("ANSWERS", o.answers_path,
                   "Output: one line per classified file, id<TAB>gender (0 male, 1 female), "
-                  "sorted by id")
-      ->required();
+                  "sorted by id; - for stdout");
+  cmd->add_option("--list", o.list_path,
+                  "Instead of DIR: a file with one audio path per line (blank lines and lines "
+                  "starting with # are skipped; relative paths are relative to the current "
+                  "directory)");
+  cmd->add_flag("-r,--recursive", o.recursive,
+                "Also classify files in subdirectories of DIR (symlinked directories are not "
+                "followed); the id is still the file name without extension");
+  cmd->add_option("--scores", o.scores_path,
+                  "Also write a TSV with a header: id, p_female, confidence, duration_s, flags "
+                  "(too_short, low_level, clipped or -); - for stdout");
+  cmd->add_option("--shard", o.shard,
+                  "Classify only shard K of N (1 <= K <= N): the files whose id hashes (FNV-1a "
+                  "64) to K-1 modulo N");
   cmd->add_option("--model", o.model_path, "TorchScript model (default: the bundled model)");
+  cmd->add_option("--device", o.device, "cpu or cuda")->capture_default_str();
   cmd->add_option("--threads", o.num_threads, "Threads (0 = all cores)")->capture_default_str();
   cmd->add_option("--batch-size", o.batch_size, "Windows per forward pass")->capture_default_str();
+  // CLI11 fills positionals in order: with --list, a single positional is ANSWERS, not DIR.
+  cmd->callback([&o]() {
+    if (!o.list_path.empty() && o.answers_path.empty()) std::swap(o.input_dir, o.answers_path);
+  });
   cmd->footer(
-      "Example:\n  voxsex predict recordings/ answers.tsv\n\n"
+      "Examples:\n"
+      "  voxsex predict recordings/ answers.tsv\n"
+      "  voxsex predict -r corpus/ answers.tsv --scores scores.tsv\n"
+      "  voxsex predict --list files.txt answers.tsv\n"
+      "  voxsex -q predict recordings/ - | sort -k2\n"
+      "  for k in 1 2 3 4; do voxsex predict corpus/ part$k.tsv --shard $k/4 & done; wait\n"
+      "  LC_ALL=C sort -m part*.tsv > answers.tsv\n\n"
+      "scores.tsv: header id, p_female, confidence, duration_s, flags; one row per classified\n"
+      "file sorted by id; confidence = max(p_female, 1 - p_female); flags: too_short (< 1 s),\n"
+      "low_level (RMS < -35 dBFS), clipped (>= 0.1% of samples at full scale), - for none.\n\n"
       "Exit status: 0 all files classified; 1 some files failed (each reported on stderr with its\n"
       "path and reason; the others are classified and written); 2 usage, model or output error.");
   return cmd;
 }
 
 int run_predict(const PredictOptions& opts) {
-  const auto t0 = std::chrono::steady_clock::now();
+  const auto t0 = Clock::now();
   std::vector<InputFile> files;
-  std::string model_path = opts.model_path.empty() ? DefaultModelPath() : opts.model_path;
+  const std::string model_path = opts.model_path.empty() ? DefaultModelPath() : opts.model_path;
+  const std::string source =
+      opts.list_path.empty() ? "'" + opts.input_dir + "'" : "--list '" + opts.list_path + "'";
+  Shard shard;
   try {
-    if (opts.num_threads < 0) throw ConfigError("--threads must be >= 0");
+    opts.Validate();
+    spdlog::debug("{}", opts.ToString());
+    if (opts.device == "cuda") {
+      // This file does not include LibTorch. A CUDA build would pass the device to GenderModel
+      // (through ModelOptions), which would check torch::cuda::is_available() there; this build
+      // links the CPU-only LibTorch, so cuda is always refused.
+      throw ConfigError(kCudaUnavailable);
+    }
+    if (!opts.shard.empty()) shard = *ParseShard(opts.shard);
     if (model_path.empty()) {
       throw ConfigError("no bundled model found; pass --model or set VOXSEX_MODEL");
     }
-    files = ListInputs(opts.input_dir);
-    if (files.empty()) throw ConfigError("no audio files in '" + opts.input_dir + "'");
+    files = opts.list_path.empty() ? ListDirectory(opts.input_dir, opts.recursive)
+                                   : ReadList(opts.list_path);
+    if (files.empty()) throw ConfigError("no audio files in " + source);
   } catch (const Error& e) {
     spdlog::error("{}", e.what());
     return 2;
+  }
+  MarkBadIds(files);
+  if (shard.count > 1) {
+    const std::size_t listed = files.size();
+    files.erase(std::remove_if(files.begin(), files.end(),
+                               [&shard](const InputFile& f) {
+                                 return Fnv1a64(f.id) % static_cast<std::uint64_t>(shard.count) !=
+                                        static_cast<std::uint64_t>(shard.index - 1);
+                               }),
+                files.end());
+    spdlog::info("shard {}/{}: {} of {} files", shard.index, shard.count, files.size(), listed);
   }
 
   ModelOptions mopts;
@@ -112,11 +454,13 @@ int run_predict(const PredictOptions& opts) {
   const int threads = opts.num_threads > 0
                           ? opts.num_threads
                           : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
-  spdlog::info("{} audio files in '{}', model '{}', {} threads", files.size(), opts.input_dir,
-               model_path, threads);
+  spdlog::info("{} audio files from {}, model '{}', {} threads", files.size(), source, model_path,
+               threads);
 
   // Files are processed in chunks: read and front end on `threads` threads, then batched
-  // inference, so memory is bounded by the chunk, not the directory.
+  // inference, so memory is bounded by the chunk, not the directory. A file counts as done for the
+  // progress line when its front end is computed.
+  ProgressReporter progress(files.size());
   constexpr std::size_t kChunk = 256;
   for (std::size_t c = 0; c < files.size(); c += kChunk) {
     const std::size_t end = std::min(files.size(), c + kChunk);
@@ -127,13 +471,17 @@ int run_predict(const PredictOptions& opts) {
       AudioReaderOptions ropts;
       ropts.target_sample_rate_hz = mel.sample_rate_hz;
       for (std::size_t i = next++; i < end; i = next++) {
-        if (!files[i].error.empty()) continue;
-        try {
-          Audio audio = ReadAudio(files[i].path, ropts);
-          features[i - c] = frontend.Compute(audio.samples);
-        } catch (const Error& e) {
-          files[i].error = e.what();
+        if (files[i].error.empty()) {
+          try {
+            const Audio audio = ReadAudio(files[i].path, ropts);
+            files[i].duration_s = audio.duration_s();
+            files[i].flags = AudioFlags(audio);
+            features[i - c] = frontend.Compute(audio.samples);
+          } catch (const Error& e) {
+            files[i].error = e.what();
+          }
         }
+        progress.Add();
       }
     };
     std::vector<std::thread> pool;
@@ -147,44 +495,62 @@ int run_predict(const PredictOptions& opts) {
         inputs.push_back(&features[i - c]);
         which.push_back(i);
       } else {
+        progress.ClearLine();
         spdlog::error("{}: {}", files[i].path, files[i].error);
       }
     }
     if (inputs.empty()) continue;
     try {
       const auto preds = model->Predict(inputs);
-      for (std::size_t k = 0; k < preds.size(); ++k) files[which[k]].gender = preds[k].gender();
+      for (std::size_t k = 0; k < preds.size(); ++k) {
+        files[which[k]].gender = preds[k].gender();
+        files[which[k]].p_female = preds[k].p_female;
+      }
     } catch (const Error& e) {
+      progress.ClearLine();
       spdlog::error("{}", e.what());
       return 2;
     }
   }
+  progress.Finish();
 
-  std::vector<Answer> answers;
-  long failed = 0;
+  std::vector<const InputFile*> classified;
   for (const auto& f : files) {
-    if (f.gender >= 0) {
-      answers.push_back({f.id, f.gender});
-    } else {
-      ++failed;
-    }
+    if (f.gender >= 0) classified.push_back(&f);
   }
+  std::sort(classified.begin(), classified.end(),
+            [](const InputFile* a, const InputFile* b) { return a->id < b->id; });
+  const long failed = static_cast<long>(files.size() - classified.size());
+  // The same bytes as WriteAnswers (include/voxsex/tsv.h): `id<TAB>gender`, sorted by id.
+  std::string answers_text;
+  for (const InputFile* f : classified) answers_text += fmt::format("{}\t{}\n", f->id, f->gender);
   try {
-    WriteAnswers(opts.answers_path, answers);
+    // scores first: when it cannot be written, ANSWERS is not written either.
+    if (!opts.scores_path.empty()) {
+      std::string scores_text = kScoresHeader;
+      for (const InputFile* f : classified) {
+        const double p = f->p_female;
+        scores_text += fmt::format("{}\t{:.4f}\t{:.4f}\t{:.3f}\t{}\n", f->id, p,
+                                   std::max(p, 1.0 - p), f->duration_s, f->flags);
+      }
+      WriteOutput(opts.scores_path, scores_text);
+    }
+    WriteOutput(opts.answers_path, answers_text);
   } catch (const Error& e) {
     spdlog::error("{}", e.what());
     return 2;
   }
-  const double secs =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  const std::string summary = std::to_string(answers.size()) + " classified, " +
+  const double secs = std::chrono::duration<double>(Clock::now() - t0).count();
+  const std::string summary = std::to_string(classified.size()) + " classified, " +
                               std::to_string(failed) + " failed";
+  std::string where = Where("answers", opts.answers_path);
+  if (!opts.scores_path.empty()) where += ", " + Where("scores", opts.scores_path);
   if (failed > 0) {
-    spdlog::warn("{} ({:.2f} s); answers in '{}'", summary, secs, opts.answers_path);
+    spdlog::warn("{} ({:.2f} s); {}", summary, secs, where);
     return 1;
   }
-  spdlog::info("{} ({:.2f} s, {:.1f} files/s); answers in '{}'", summary, secs,
-               answers.size() / std::max(secs, 1e-9), opts.answers_path);
+  spdlog::info("{} ({:.2f} s, {:.1f} files/s); {}", summary, secs,
+               classified.size() / std::max(secs, 1e-9), where);
   return 0;
 }
 

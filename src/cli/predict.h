@@ -1,4 +1,5 @@
-// `voxsex predict`: classify every audio file in a directory and write answers.tsv.
+// `voxsex predict`: classify audio files (a directory, optionally recursive, or a list of paths)
+// and write answers.tsv, optionally with a scores.tsv sidecar.
 #pragma once
 
 #include <string>
@@ -10,14 +11,37 @@ class App;
 namespace voxsex::cli {
 
 struct PredictOptions {
-  std::string input_dir;
-  std::string answers_path;
-  std::string model_path;  // "" = bundled model
-  int num_threads = 0;     // 0 = all cores
+  std::string input_dir;     // DIR; "" when the files come from --list
+  std::string list_path;     // --list: one audio path per line; "" = use DIR
+  std::string answers_path;  // ANSWERS; "-" = stdout
+  std::string scores_path;   // --scores: sidecar id, p_female, confidence, duration_s, flags;
+                             // "" = none, "-" = stdout
+  std::string model_path;    // "" = bundled model
+  std::string shard;         // --shard K/N; "" = all files
+  std::string device = "cpu";  // cpu or cuda
+  bool recursive = false;    // also classify files in subdirectories of DIR
+  int num_threads = 0;       // 0 = all cores
   int batch_size = 32;
+
+  // Throws ConfigError: not exactly one of DIR / --list, DIR not a directory, ANSWERS missing,
+  // ANSWERS and --scores the same path (or both "-"), --recursive with --list, --shard not K/N
+  // with 1 <= K <= N, --device not cpu/cuda, num_threads < 0 or batch_size < 1.
+  void Validate() const;
+  std::string ToString() const;
 };
 
+// Adds the `predict` subcommand to `app`, binding its arguments to `opts`. Returns the subcommand.
+// With --list a single positional argument is ANSWERS.
 CLI::App* setup_predict(CLI::App& app, PredictOptions& opts);
+
+// Classifies the files and writes ANSWERS (`id<TAB>gender`, sorted by id, no header) and, with
+// --scores, a TSV with the header `id\tp_female\tconfidence\tduration_s\tflags` and one row per
+// classified file sorted by id: p_female (4 decimals), confidence = max(p, 1 - p) (4 decimals),
+// duration_s of the decoded audio (3 decimals), flags = comma-separated too_short (< 1 s),
+// low_level (RMS < -35 dBFS), clipped (>= 0.1% of samples with |x| >= 0.999), or "-" for none.
+// Both are written atomically (or to stdout for "-"). With --shard K/N only the files whose id
+// hashes (FNV-1a 64-bit) to K - 1 modulo N are classified. Progress goes to stderr unless the log
+// level is warn or above.
 // Returns 0 when every file was classified, 1 when some failed (the rest written), 2 on a usage,
 // model or output error.
 int run_predict(const PredictOptions& opts);
