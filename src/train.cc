@@ -224,6 +224,35 @@ std::string UtcNow() {
   return buf;
 }
 
+// <dir>/<stem>.training.tsv beside the model: models/voxsex.pt -> models/voxsex.training.tsv.
+std::string TrainingLogPath(const std::string& out_path) {
+  const fs::path out(out_path);
+  return (out.parent_path() / (out.stem().string() + ".training.tsv")).string();
+}
+
+// The per-epoch log, one row per member and epoch, from each member's "history" array:
+// member (1-based), epoch, loss, train_accuracy, val_accuracy, val_balanced_accuracy, seconds.
+// Rates are fractions; the val columns are empty without a validation set. Other programs
+// (eval --report) read it by column name.
+std::string TrainingLogTsv(const nlohmann::json& members) {
+  const auto field = [](const nlohmann::json& row, const char* key, int decimals) {
+    auto it = row.find(key);
+    if (it == row.end() || !it->is_number()) return std::string();
+    return fmt::format("{:.{}f}", it->get<double>(), decimals);
+  };
+  std::string text =
+      "member\tepoch\tloss\ttrain_accuracy\tval_accuracy\tval_balanced_accuracy\tseconds\n";
+  for (std::size_t k = 0; k < members.size(); ++k) {
+    for (const auto& row : members[k].at("history")) {
+      text += fmt::format("{}\t{}\t{}\t{}\t{}\t{}\t{}\n", k + 1, row.at("epoch").get<int>(),
+                          field(row, "loss", 6), field(row, "train_accuracy", 6),
+                          field(row, "val_accuracy", 6), field(row, "val_balanced_accuracy", 6),
+                          field(row, "seconds", 3));
+    }
+  }
+  return text;
+}
+
 }  // namespace
 
 void TrainOptions::Validate() const {
@@ -515,6 +544,9 @@ TrainResult TrainImpl(const TrainOptions& opts) {
       {"seconds", result.seconds},
       {"members", members_json}};
   if (!val.empty()) meta["metrics"] = {{"validation", MetricsJson(val_metrics)}};
+  const std::string log_path = TrainingLogPath(opts.out_path);
+  WriteFileAtomic(log_path, TrainingLogTsv(members_json));
+  spdlog::info("wrote per-epoch log {}", log_path);
   internal::SaveModule(model, meta, opts.out_path);
   spdlog::info("wrote {} (validation balanced accuracy {:.2f}%) in {:.1f} s", opts.out_path,
                100 * result.best_val_balanced_accuracy, result.seconds);
