@@ -5,25 +5,19 @@
 
 #include <CLI/CLI.hpp>
 #include <cstdlib>
+#include <functional>
 #include <string>
 
 #include "cli/eval.h"
+#include "cli/info.h"
 #include "cli/predict.h"
 #include "cli/train.h"
-#include "voxsex/model.h"
 
 namespace {
 
 constexpr const char* kExitCodes =
     "Exit status: 0 success; 1 some input files failed (the rest were classified and written);\n"
     "2 usage, configuration, model or output error.";
-
-std::string VersionText() {
-  std::string text = std::string("voxsex ") + VOXSEX_VERSION;
-  const std::string model = voxsex::DefaultModelPath();
-  text += "\nbundled model: " + (model.empty() ? std::string("(not found)") : model);
-  return text;
-}
 
 }  // namespace
 
@@ -35,7 +29,10 @@ int main(int argc, char** argv) {
 
   CLI::App app{"voxsex: speaker-gender classification (0 = male, 1 = female) of audio files"};
   app.require_subcommand(1);
-  app.set_version_flag("--version", VersionText());
+  // A callback: the bundled model is only loaded when --version is asked for.
+  app.set_version_flag("--version", std::function<std::string()>(voxsex::cli::VersionText),
+                       "Print the version and the bundled model's summary, then exit");
+  app.set_help_all_flag("--help-all", "Print help for every subcommand, then exit");
   app.footer(kExitCodes);
   bool quiet = false;
   int verbose = 0;
@@ -45,9 +42,11 @@ int main(int argc, char** argv) {
   voxsex::cli::PredictOptions predict_opts;
   voxsex::TrainOptions train_opts;
   voxsex::cli::EvalOptions eval_opts;
+  voxsex::cli::InfoOptions info_opts;
   CLI::App* predict = voxsex::cli::setup_predict(app, predict_opts);
   CLI::App* train = voxsex::cli::setup_train(app, train_opts);
   CLI::App* eval = voxsex::cli::setup_eval(app, eval_opts);
+  CLI::App* info = voxsex::cli::setup_info(app, info_opts);
 
   try {
     app.parse(argc, argv);
@@ -61,5 +60,6 @@ int main(int argc, char** argv) {
   if (predict->parsed()) return voxsex::cli::run_predict(predict_opts);
   if (train->parsed()) return voxsex::cli::run_train(train_opts);
   if (eval->parsed()) return voxsex::cli::run_eval(eval_opts);
+  if (info->parsed()) return voxsex::cli::run_info(info_opts);
   return 2;
 }
