@@ -9,6 +9,8 @@ packages=(
   build-essential cmake pkg-config
   libsndfile1-dev libfftw3-dev libsoxr-dev libtorch-dev libcli11-dev libspdlog-dev
   nlohmann-json3-dev libgtest-dev
+  # the voxsex(1) man page and the .deb (cpack -G DEB computes Depends with dpkg-shlibdeps)
+  help2man dpkg-dev
   # only for the scripts that export the architecture and regenerate test data
   python3-torch python3-torchaudio sox libsox-fmt-all
 )
