@@ -172,4 +172,48 @@ EvalReport ScoreAnswers(const std::vector<Target>& targets, const std::vector<An
   return report;
 }
 
+Calibration CalibrationBins(const std::vector<int>& truth, const std::vector<double>& p_female,
+                            int num_bins) {
+  if (num_bins < 1) {
+    throw ConfigError("CalibrationBins: num_bins must be >= 1, got " + std::to_string(num_bins));
+  }
+  if (truth.size() != p_female.size()) {
+    throw ConfigError("CalibrationBins: " + std::to_string(truth.size()) + " true labels but " +
+                      std::to_string(p_female.size()) + " scores");
+  }
+  Calibration calibration;
+  calibration.num_files = static_cast<long>(truth.size());
+  calibration.bins.resize(static_cast<size_t>(num_bins));
+  const double width = 0.5 / num_bins;
+  std::vector<double> sum_confidence(calibration.bins.size(), 0.0);
+  std::vector<long> num_correct(calibration.bins.size(), 0);
+  for (int b = 0; b < num_bins; ++b) {
+    calibration.bins[b].lo = 0.5 + b * width;
+    calibration.bins[b].hi = (b + 1 == num_bins) ? 1.0 : 0.5 + (b + 1) * width;
+  }
+  for (size_t i = 0; i < truth.size(); ++i) {
+    CheckLabel(truth[i], "true", i);
+    const double p = p_female[i];
+    if (!std::isfinite(p) || p < 0.0 || p > 1.0) {
+      throw ConfigError("CalibrationBins: p_female " + std::to_string(p) + " at index " +
+                        std::to_string(i) + " (expected a number in [0, 1])");
+    }
+    const int predicted = p >= 0.5 ? 1 : 0;
+    const double confidence = predicted == 1 ? p : 1.0 - p;
+    const int b = std::min(num_bins - 1, static_cast<int>((confidence - 0.5) / width));
+    ++calibration.bins[b].count;
+    sum_confidence[b] += confidence;
+    num_correct[b] += predicted == truth[i] ? 1 : 0;
+  }
+  for (size_t b = 0; b < calibration.bins.size(); ++b) {
+    CalibrationBin& bin = calibration.bins[b];
+    if (bin.count == 0) continue;
+    bin.mean_confidence = sum_confidence[b] / bin.count;
+    bin.accuracy = static_cast<double>(num_correct[b]) / bin.count;
+    calibration.ece += static_cast<double>(bin.count) / calibration.num_files *
+                       std::abs(bin.accuracy - bin.mean_confidence);
+  }
+  return calibration;
+}
+
 }  // namespace voxsex

@@ -60,4 +60,30 @@ inline constexpr const char* kUnknownGroup = "(unknown)";
 EvalReport ScoreAnswers(const std::vector<Target>& targets, const std::vector<Answer>& answers,
                         const Table& meta = {}, const std::vector<std::string>& by = {});
 
+// One bin of a reliability diagram.
+struct CalibrationBin {
+  double lo = 0.0;               // confidence range of the bin: [lo, hi), the last bin [lo, hi]
+  double hi = 0.0;
+  long count = 0;                // files whose confidence falls in the bin
+  double mean_confidence = 0.0;  // mean probability of the predicted class (0 when empty)
+  double accuracy = 0.0;         // fraction of those files predicted correctly (0 when empty)
+};
+
+// Calibration of p_female scores: reliability-diagram bins and the expected calibration error.
+struct Calibration {
+  long num_files = 0;
+  std::vector<CalibrationBin> bins;  // num_bins equal-width bins over [0.5, 1], ascending
+  double ece = 0.0;  // sum over bins of count / num_files * |accuracy - mean_confidence|, in [0, 1]
+};
+
+// Bins files by the confidence of the predicted class, max(p_female, 1 - p_female), which for two
+// classes lies in [0.5, 1]; so the num_bins equal-width bins split [0.5, 1] (width 0.05 for 10).
+// The predicted class is 1 (female) when p_female >= 0.5, as Prediction::gender(). ECE as in
+// Guo et al. (2017), "On Calibration of Modern Neural Networks", ICML, eq. 3 (with these bins);
+// https://arxiv.org/abs/1706.04599. Empty input gives empty bins and ece = 0. Throws ConfigError
+// when the sizes differ, a label is not 0/1, a p_female is not a finite number in [0, 1], or
+// num_bins < 1.
+Calibration CalibrationBins(const std::vector<int>& truth, const std::vector<double>& p_female,
+                            int num_bins = 10);
+
 }  // namespace voxsex
