@@ -11,6 +11,8 @@ packages=(
   nlohmann-json3-dev libgtest-dev
   # the voxsex(1) man page and the .deb (cpack -G DEB computes Depends with dpkg-shlibdeps)
   help2man dpkg-dev
+  # the pictures of `voxsex eval --report` (scripts/plot_report.py)
+  python3-matplotlib
   # only for the scripts that export the architecture and regenerate test data
   python3-torch python3-torchaudio sox libsox-fmt-all
 )
