@@ -12,6 +12,7 @@ namespace fs = std::filesystem;
 using voxsex::test::FreshDir;
 using voxsex::test::Quote;
 using voxsex::test::RunVoxsex;
+using voxsex::test::TempFilesIn;
 
 namespace {
 
@@ -24,16 +25,6 @@ void CopyClips(const fs::path& dir) {
       fs::copy_file(e.path(), dir / e.path().filename());
     }
   }
-}
-
-std::vector<std::string> TempFilesIn(const fs::path& dir) {
-  std::vector<std::string> tmp;
-  for (const auto& e : fs::directory_iterator(dir)) {
-    if (e.path().filename().string().find(".tmp") != std::string::npos) {
-      tmp.push_back(e.path().string());
-    }
-  }
-  return tmp;
 }
 
 void ExpectAnswersEqual(const std::vector<voxsex::Answer>& got,

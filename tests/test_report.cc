@@ -23,6 +23,7 @@ using voxsex::test::FreshDir;
 using voxsex::test::Quote;
 using voxsex::test::ReadFile;
 using voxsex::test::RunVoxsex;
+using voxsex::test::TempFilesIn;
 
 namespace {
 
@@ -89,16 +90,6 @@ fs::path WriteScores(const fs::path& dir, const std::vector<voxsex::Answer>& ans
 std::string EvalArgs(const fs::path& answers, const fs::path& report_dir) {
   return "eval --targets " + Quote(kTargets.string()) + " --answers " + Quote(answers.string()) +
          " --report " + Quote(report_dir.string());
-}
-
-std::vector<std::string> TempFilesIn(const fs::path& dir) {
-  std::vector<std::string> tmp;
-  for (const auto& e : fs::directory_iterator(dir)) {
-    if (e.path().filename().string().find(".tmp") != std::string::npos) {
-      tmp.push_back(e.path().string());
-    }
-  }
-  return tmp;
 }
 
 // Sets an environment variable for the lifetime of the object (the binary under test inherits it).

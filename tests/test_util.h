@@ -8,6 +8,7 @@
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <vector>
 
 namespace voxsex::test {
 
@@ -52,6 +53,18 @@ inline std::filesystem::path FreshDir(const std::string& name) {
   std::filesystem::remove_all(d);
   std::filesystem::create_directories(d);
   return d;
+}
+
+// Leftover temporary files (names containing ".tmp") directly in `dir`: an atomic writer must
+// leave none, whether it succeeded or failed.
+inline std::vector<std::string> TempFilesIn(const std::filesystem::path& dir) {
+  std::vector<std::string> tmp;
+  for (const auto& e : std::filesystem::directory_iterator(dir)) {
+    if (e.path().filename().string().find(".tmp") != std::string::npos) {
+      tmp.push_back(e.path().string());
+    }
+  }
+  return tmp;
 }
 
 // The bundled model in the source tree.
