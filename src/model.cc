@@ -10,6 +10,7 @@
 #include <thread>
 
 #include <ATen/Parallel.h>
+#include <torch/cuda.h>
 
 #include "model_internal.h"
 #include "voxsex/error.h"
@@ -127,7 +128,7 @@ torch::Tensor ToTensor(const LogMel& log_mel) {
 
 std::vector<Prediction> PredictTensors(torch::jit::Module& module,
                                        const std::vector<torch::Tensor>& features, int batch_size,
-                                       int max_window_frames) {
+                                       int max_window_frames, torch::Device device) {
   struct Window {
     std::size_t input;
     int64_t start;
@@ -162,7 +163,8 @@ std::vector<Prediction> PredictTensors(torch::jit::Module& module,
         x[k - b][0].narrow(1, 0, w.length).copy_(features[w.input].narrow(1, w.start, w.length));
         lengths[k - b] = w.length;
       }
-      auto logits = module.forward({x, lengths}).toTensor().contiguous();
+      auto logits =
+          module.forward({x.to(device), lengths.to(device)}).toTensor().to(torch::kCPU).contiguous();
       auto acc = logits.accessor<float, 2>();
       for (std::size_t k = b; k < e; ++k) {
         const Window& w = windows[k];
@@ -208,12 +210,15 @@ void ModelOptions::Validate() const {
   if (num_threads < 0) throw ConfigError("threads must be >= 0 (0 = all cores)");
   if (batch_size < 1) throw ConfigError("batch size must be >= 1");
   if (!(max_window_s >= 0.1)) throw ConfigError("max window must be >= 0.1 s");
+  if (device != "cpu" && device != "cuda") {
+    throw ConfigError("device must be cpu or cuda, not '" + device + "'");
+  }
 }
 
 std::string ModelOptions::ToString() const {
   std::ostringstream s;
   s << "ModelOptions(num_threads=" << num_threads << ", batch_size=" << batch_size
-    << ", max_window_s=" << max_window_s << ")";
+    << ", max_window_s=" << max_window_s << ", device=" << device << ")";
   return s.str();
 }
 
@@ -235,6 +240,14 @@ GenderModel GenderModel::Load(const std::string& path, const ModelOptions& opts)
   impl->opts = opts;
   impl->path = path;
   internal::SetTorchThreads(opts.num_threads);
+  if (opts.device == "cuda") {
+    if (!torch::cuda::is_available()) {
+      throw ConfigError(
+          "CUDA is not available: this voxsex is built against a CPU-only LibTorch or no GPU is "
+          "visible; use --device cpu");
+    }
+    impl->loaded.module.to(torch::kCUDA);
+  }
   return GenderModel(std::move(impl));
 }
 
@@ -256,8 +269,9 @@ std::vector<Prediction> GenderModel::Predict(const std::vector<const LogMel*>& i
   const auto& mel = impl_->loaded.mel;
   const int max_frames = std::max(
       1, static_cast<int>(impl_->opts.max_window_s * mel.sample_rate_hz / mel.hop_length));
-  return internal::PredictTensors(impl_->loaded.module, features, impl_->opts.batch_size,
-                                  max_frames);
+  return internal::PredictTensors(
+      impl_->loaded.module, features, impl_->opts.batch_size, max_frames,
+      impl_->opts.device == "cuda" ? torch::Device(torch::kCUDA) : torch::Device(torch::kCPU));
 }
 
 std::string FindBundledModel(const std::string& file_name) {

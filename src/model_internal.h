@@ -40,9 +40,11 @@ torch::Tensor ToTensor(const LogMel& log_mel);
 // window length. Windows are sorted by length and batched batch_size at a time, each batch padded
 // to a multiple of 16 frames (bounded set of shapes). Runs under NoGradGuard. Returns one
 // Prediction per input. Throws ModelError on a LibTorch error.
+// Batches are moved to `device` (the module's) and the logits back to the CPU.
 std::vector<Prediction> PredictTensors(torch::jit::Module& module,
                                        const std::vector<torch::Tensor>& features,
-                                       int batch_size, int max_window_frames);
+                                       int batch_size, int max_window_frames,
+                                       torch::Device device = torch::kCPU);
 
 // Saves `module` with metadata to `path` via a temporary file and rename. Throws ModelError.
 void SaveModule(torch::jit::Module& module, const nlohmann::json& metadata,

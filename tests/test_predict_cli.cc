@@ -321,14 +321,14 @@ TEST(PredictCli, ShardsPartitionTheAnswers) {
   EXPECT_FALSE(fs::exists(dir / "bad.tsv"));
 }
 
-TEST(PredictCli, CudaDeviceIsRefusedInACpuBuild) {
+TEST(PredictCli, CudaDeviceIsRefusedWithoutCuda) {
   const auto dir = FreshDir("predict_cli_cuda");
   const auto answers = dir / "answers.tsv";
   auto r = RunVoxsex(
       "predict " + Quote(kData.string()) + " " + Quote(answers.string()) + " --device cuda", dir);
   EXPECT_EQ(r.status, 2);
-  EXPECT_TRUE(Contains(r.err, "CUDA is not available in this build of voxsex (built against a "
-                              "CPU-only LibTorch)"))
+  EXPECT_TRUE(Contains(r.err, "CUDA is not available: this voxsex is built against a CPU-only "
+                              "LibTorch or no GPU is visible"))
       << r.err;
   EXPECT_FALSE(fs::exists(answers));
   r = RunVoxsex("predict " + Quote(kData.string()) + " " + Quote(answers.string()) +

@@ -17,6 +17,7 @@ struct ModelOptions {
   int num_threads = 0;           // LibTorch intra-op threads; 0 = all cores
   int batch_size = 32;           // windows per forward pass
   double max_window_s = 10.0;    // long inputs are cut into windows of at most this length
+  std::string device = "cpu";    // "cpu" or "cuda" (needs a CUDA-enabled LibTorch and a GPU)
 
   // Throws ConfigError when a field is out of range.
   void Validate() const;
@@ -38,8 +39,9 @@ struct Prediction {
 // Predict is const but uses the shared module: call it from one thread at a time.
 class GenderModel {
  public:
-  // Loads `path`. Throws ModelError when the file is missing, not TorchScript, or lacks valid
-  // voxsex metadata (format version, front-end options, labels).
+  // Loads `path` onto opts.device. Throws ModelError when the file is missing, not TorchScript,
+  // or lacks valid voxsex metadata (format version, front-end options, labels); ConfigError when
+  // opts.device is "cuda" and this LibTorch has no CUDA or no GPU is visible.
   static GenderModel Load(const std::string& path, const ModelOptions& opts = {});
   GenderModel(GenderModel&&) noexcept;
   GenderModel& operator=(GenderModel&&) noexcept;

@@ -34,8 +34,6 @@ namespace {
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 
-constexpr const char* kCudaUnavailable =
-    "CUDA is not available in this build of voxsex (built against a CPU-only LibTorch)";
 constexpr const char* kUsage =
     "usage: voxsex predict DIR ANSWERS, or voxsex predict --list FILE ANSWERS (ANSWERS may be - "
     "for stdout)";
@@ -411,12 +409,6 @@ int run_predict(const PredictOptions& opts) {
   try {
     opts.Validate();
     spdlog::debug("{}", opts.ToString());
-    if (opts.device == "cuda") {
-      // This file does not include LibTorch. A CUDA build would pass the device to GenderModel
-      // (through ModelOptions), which would check torch::cuda::is_available() there; this build
-      // links the CPU-only LibTorch, so cuda is always refused.
-      throw ConfigError(kCudaUnavailable);
-    }
     if (!opts.shard.empty()) shard = *ParseShard(opts.shard);
     if (model_path.empty()) {
       throw ConfigError("no bundled model found; pass --model or set VOXSEX_MODEL");
@@ -443,6 +435,7 @@ int run_predict(const PredictOptions& opts) {
   ModelOptions mopts;
   mopts.num_threads = opts.num_threads;
   mopts.batch_size = opts.batch_size;
+  mopts.device = opts.device;  // GenderModel::Load refuses cuda where LibTorch has no CUDA or GPU
   std::optional<GenderModel> model;
   try {
     model.emplace(GenderModel::Load(model_path, mopts));
