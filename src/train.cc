@@ -317,7 +317,7 @@ MemberResult TrainMember(torch::jit::Module& module, const std::vector<Example>&
                          const std::vector<torch::Tensor>& val_features,
                          const std::vector<int>& val_truth, const TrainOptions& opts,
                          const MelOptions& mel, const torch::Tensor& band_mean,
-                         const torch::Tensor& class_weight, std::uint64_t seed,
+                         const torch::Tensor& class_weight, std::uint64_t seed, int member,
                          const std::string& tag) {
   torch::manual_seed(seed);
   std::mt19937_64 rng(seed);
@@ -370,6 +370,10 @@ MemberResult TrainMember(torch::jit::Module& module, const std::vector<Example>&
       loss_sum += loss.item<double>() * (e - b);
       correct += (logits.argmax(1) == batch.labels).sum().item<long>();
       seen += static_cast<long>(e - b);
+      if (opts.on_progress) opts.on_progress(member, epoch, e, train.size());
+    }
+    if (opts.on_progress && static_cast<std::size_t>(seen) < train.size()) {
+      opts.on_progress(member, epoch, train.size(), train.size());  // a dropped last batch of one
     }
     module.eval();
     Snapshot raw;
@@ -487,7 +491,7 @@ TrainResult TrainImpl(const TrainOptions& opts) {
     const std::string tag =
         opts.ensemble > 1 ? fmt::format("member {}/{} (seed {}): ", k + 1, opts.ensemble, seed) : "";
     MemberResult r = TrainMember(member, train, val_features, val_truth, opts, mel, band_mean,
-                                 class_weight, seed, tag);
+                                 class_weight, seed, k + 1, tag);
     nlohmann::json mj = {{"seed", seed}, {"best_epoch", r.best_epoch}, {"history", r.history}};
     if (!val.empty()) mj["validation"] = MetricsJson(r.best_val);
     members_json.push_back(mj);
@@ -548,8 +552,13 @@ TrainResult TrainImpl(const TrainOptions& opts) {
   WriteFileAtomic(log_path, TrainingLogTsv(members_json));
   spdlog::info("wrote per-epoch log {}", log_path);
   internal::SaveModule(model, meta, opts.out_path);
-  spdlog::info("wrote {} (validation balanced accuracy {:.2f}%) in {:.1f} s", opts.out_path,
-               100 * result.best_val_balanced_accuracy, result.seconds);
+  if (val.empty()) {
+    spdlog::info("wrote {} (no validation set: last epoch kept) in {:.1f} s", opts.out_path,
+                 result.seconds);
+  } else {
+    spdlog::info("wrote {} (validation balanced accuracy {:.2f}%) in {:.1f} s", opts.out_path,
+                 100 * result.best_val_balanced_accuracy, result.seconds);
+  }
   return result;
 }
 

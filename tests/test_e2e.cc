@@ -161,6 +161,25 @@ TEST(E2E, TrainOneEpochOnTheClipsGivesAModelPredictLoads) {
   EXPECT_EQ(voxsex::ReadAnswers(answers.string()).size(), 6u);
 }
 
+TEST(E2E, TrainShowsProgressOnATerminalOnly) {
+  if (!fs::exists("/usr/bin/script")) GTEST_SKIP() << "needs script(1) for a pseudo-terminal";
+  const auto dir = FreshDir("train_progress");
+  const std::string args = " train --targets " + Quote((kData / "expected_answers.tsv").string()) +
+                           " --init " + Quote(voxsex::test::UntrainedModel()) + " --out " +
+                           Quote((dir / "m.pt").string()) + " --epochs 2 --batch-size 2";
+  const auto transcript = dir / "tty.txt";
+  const std::string cmd = "/usr/bin/script -qec " + Quote(Quote(VOXSEX_BIN) + args) +
+                          " /dev/null >" + Quote(transcript.string()) + " 2>&1 </dev/null";
+  ASSERT_EQ(std::system(cmd.c_str()), 0) << voxsex::test::ReadFile(transcript);
+  const std::string tty = voxsex::test::ReadFile(transcript);
+  EXPECT_NE(tty.find("\r[####################] 6/6 examples  "), std::string::npos) << tty;
+  // Without a terminal the per-epoch log lines are the only progress.
+  auto r = RunVoxsex(args, dir);
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(r.err.find("examples/s"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("epoch   2/2"), std::string::npos) << r.err;
+}
+
 TEST(E2E, TrainRejectsATargetWithoutAudio) {
   const auto dir = FreshDir("train_missing_audio");
   { std::ofstream(dir / "targets.tsv") << "clip_that_does_not_exist\t0\nother\t1\n"; }

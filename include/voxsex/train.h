@@ -1,7 +1,9 @@
 // Training a GenderModel with LibTorch from labelled audio.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <string>
 
 namespace voxsex {
@@ -38,6 +40,10 @@ struct TrainOptions {
   // Exponential moving average of the weights, evaluated and kept instead of the raw weights
   // (0 = off; 0.995 when tried). Per optimiser step. Off by default: no gain on dev.
   double ema_decay = 0.0;
+
+  // Called after every training batch with the examples done so far in this epoch and the
+  // epoch's total (done == total at the end of the epoch, before its log line); may be empty.
+  std::function<void(int member, int epoch, std::size_t done, std::size_t total)> on_progress;
 
   // Throws ConfigError when a field is out of range or a required path is empty.
   void Validate() const;

@@ -3,7 +3,9 @@
 #include <spdlog/spdlog.h>
 
 #include <CLI/CLI.hpp>
+#include <memory>
 
+#include "cli/progress.h"
 #include "voxsex/error.h"
 #include "voxsex/model.h"
 
@@ -55,6 +57,19 @@ int run_train(const TrainOptions& opts) {
   TrainOptions o = opts;
   if (o.init_model_path.empty()) {
     o.init_model_path = FindBundledModel("voxsex-untrained.pt");
+  }
+  // Progress within each epoch as a bar when stderr is a terminal; otherwise the one log line per
+  // epoch is the periodic report.
+  std::unique_ptr<ProgressReporter> progress;
+  if (::isatty(STDERR_FILENO) == 1) {
+    o.on_progress = [&progress](int, int, std::size_t done, std::size_t total) {
+      if (!progress) progress = std::make_unique<ProgressReporter>(total, "examples");
+      progress->Add(done - progress->done());
+      if (done >= total) {
+        progress->Finish();
+        progress.reset();
+      }
+    };
   }
   try {
     Train(o);
