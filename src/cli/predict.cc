@@ -418,9 +418,12 @@ int run_predict(const PredictOptions& opts) {
         files[which[k]].p_female = preds[k].p_female;
       }
     } catch (const Error& e) {
+      // The model failed on this chunk: its files fail with the reason; the others still count.
       progress.ClearLine();
-      spdlog::error("{}", e.what());
-      return 2;
+      for (std::size_t i : which) {
+        files[i].error = e.what();
+        spdlog::error("{}: {}", files[i].path, files[i].error);
+      }
     }
   }
   progress.Finish();
