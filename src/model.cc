@@ -175,6 +175,8 @@ std::vector<Prediction> PredictTensors(torch::jit::Module& module,
     }
   } catch (const c10::Error& e) {
     throw ModelError(std::string("model forward failed: ") + e.what_without_backtrace());
+  } catch (const std::exception& e) {  // e.g. torch::jit::JITException from the script itself
+    throw ModelError(std::string("model forward failed: ") + e.what());
   }
   std::vector<Prediction> out(features.size());
   for (std::size_t i = 0; i < features.size(); ++i) {
@@ -246,7 +248,11 @@ GenderModel GenderModel::Load(const std::string& path, const ModelOptions& opts)
           "CUDA is not available: this voxsex is built against a CPU-only LibTorch or no GPU is "
           "visible; use --device cpu");
     }
-    impl->loaded.module.to(torch::kCUDA);
+    try {
+      impl->loaded.module.to(torch::kCUDA);
+    } catch (const c10::Error& e) {
+      throw ModelError("cannot move model '" + path + "' to CUDA: " + e.what_without_backtrace());
+    }
   }
   return GenderModel(std::move(impl));
 }

@@ -88,7 +88,7 @@ std::vector<Example> LoadExamples(const std::string& targets_path, std::string a
         if (audio.samples.size() > max_samples) audio.samples.resize(max_samples);
         LogMel lm = frontend.Compute(audio.samples);
         examples[i] = {targets[i].id, targets[i].gender, internal::ToTensor(lm)};
-      } catch (const Error& e) {
+      } catch (const std::exception& e) {  // voxsex::Error, or bad_alloc on a huge file
         errors[i] = e.what();
       }
     }
@@ -168,14 +168,23 @@ Batch MakeTrainBatch(const std::vector<Example>& data, const std::vector<std::si
 }
 
 // Per-band mean and standard deviation over every frame of the training set.
+// Two passes over the files in float64 (mean, then the unbiased variance about it), so memory
+// stays at one file's features whatever the size of the training set.
 std::pair<torch::Tensor, torch::Tensor> BandStatistics(const std::vector<Example>& data) {
-  std::vector<torch::Tensor> all;
-  all.reserve(data.size());
-  for (const auto& ex : data) all.push_back(ex.features);
-  auto cat = torch::cat(all, 1).to(torch::kFloat64);  // [M, total_frames]
-  auto mean = cat.mean(1);
-  auto std = cat.std(1).clamp_min(1e-3);
-  return {mean.to(torch::kFloat32), std.to(torch::kFloat32)};
+  const int64_t num_mels = data.front().features.size(0);
+  auto sum = torch::zeros({num_mels}, torch::kFloat64);
+  int64_t frames = 0;
+  for (const auto& ex : data) {
+    sum += ex.features.to(torch::kFloat64).sum(1);
+    frames += ex.features.size(1);
+  }
+  const auto mean = sum / static_cast<double>(frames);
+  auto squares = torch::zeros({num_mels}, torch::kFloat64);
+  for (const auto& ex : data) {
+    squares += (ex.features.to(torch::kFloat64) - mean.unsqueeze(1)).pow(2).sum(1);
+  }
+  const auto std = (squares / static_cast<double>(std::max<int64_t>(1, frames - 1))).sqrt();
+  return {mean.to(torch::kFloat32), std.clamp_min(1e-3).to(torch::kFloat32)};
 }
 
 struct Snapshot {
@@ -268,7 +277,10 @@ void TrainOptions::Validate() const {
     throw ConfigError("crop lengths must satisfy 0 < crop_min_s <= crop_max_s");
   }
   if (!(gain_db >= 0 && gain_db <= 60)) throw ConfigError("--gain-db must be in [0, 60]");
-  if (!(max_train_file_s >= crop_max_s)) throw ConfigError("max_train_file_s must be >= crop_max_s");
+  if (!(max_train_file_s >= crop_max_s)) {
+    throw ConfigError("--crop-max must be <= " + std::to_string(max_train_file_s) +
+                      " s (training clips are cut to that length)");
+  }
   if (freq_masks < 0 || time_masks < 0) throw ConfigError("mask counts must be >= 0");
   if (freq_mask_bands < 0 || freq_mask_bands > 32) throw ConfigError("--freq-mask-bands must be in [0, 32]");
   if (!(time_mask_ratio >= 0 && time_mask_ratio <= 0.5)) throw ConfigError("--time-mask-ratio must be in [0, 0.5]");
@@ -406,7 +418,11 @@ MemberResult TrainMember(torch::jit::Module& module, const std::vector<Example>&
     result.history.push_back(row);
     if (use_ema && epoch < opts.epochs) Restore(module, raw);
   }
-  if (!val_features.empty()) Restore(module, best);
+  if (!val_features.empty()) {
+    Restore(module, best);
+    spdlog::info("{}best epoch {} (val bal acc {:.2f}%)", tag, result.best_epoch,
+                 100 * result.best_val_balanced_accuracy);
+  }
   module.eval();
   for (auto p : module.parameters()) p.requires_grad_(false);
   return result;
@@ -429,6 +445,14 @@ torch::jit::Module MakeEnsemble(const std::vector<torch::jit::Module>& members) 
 
 TrainResult TrainImpl(const TrainOptions& opts) {
   const auto t0 = Clock::now();
+  {  // Fail now, not after hours of training, when the output directory is missing.
+    std::error_code ec;
+    const fs::path dir = fs::path(opts.out_path).parent_path();
+    if (!dir.empty() && !fs::is_directory(dir, ec)) {
+      throw ConfigError("--out '" + opts.out_path + "': directory '" + dir.string() +
+                        "' does not exist");
+    }
+  }
   const int threads = internal::SetTorchThreads(opts.num_threads);
   spdlog::info("{}", opts.ToString());
 
@@ -459,16 +483,12 @@ TrainResult TrainImpl(const TrainOptions& opts) {
     val_truth.push_back(ex.gender);
   }
 
-  torch::Tensor band_mean, band_std;
-  {
-    auto [mean, std] = BandStatistics(train);
-    if (opts.feature_norm == "none") {
-      mean.zero_();
-      std.fill_(1.0);
-    }
-    band_mean = mean;
-    band_std = std;
-  }
+  // band_mean also fills SpecAugment's masks, in every normalisation mode; the model's buffers
+  // get the statistics only with feature_norm "global" (identity otherwise).
+  const auto [band_mean, train_std] = BandStatistics(train);
+  const torch::Tensor model_mean =
+      opts.feature_norm == "none" ? torch::zeros_like(band_mean) : band_mean;
+  const torch::Tensor model_std = opts.feature_norm == "none" ? torch::ones_like(train_std) : train_std;
   // Inverse-frequency class weights: the loss treats both classes equally (balanced accuracy).
   const double n = static_cast<double>(train.size());
   const auto class_weight =
@@ -484,8 +504,8 @@ TrainResult TrainImpl(const TrainOptions& opts) {
     torch::jit::Module member = internal::LoadModule(opts.init_model_path).module;
     {
       torch::NoGradGuard g;
-      member.attr("band_mean").toTensor().copy_(band_mean);
-      member.attr("band_std").toTensor().copy_(band_std);
+      member.attr("band_mean").toTensor().copy_(model_mean);
+      member.attr("band_std").toTensor().copy_(model_std);
     }
     const std::uint64_t seed = opts.seed + static_cast<std::uint64_t>(k);
     const std::string tag =

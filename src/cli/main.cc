@@ -57,9 +57,13 @@ int main(int argc, char** argv) {
   if (quiet) spdlog::set_level(spdlog::level::warn);
   if (verbose > 0) spdlog::set_level(spdlog::level::debug);
 
-  if (predict->parsed()) return voxsex::cli::run_predict(predict_opts);
-  if (train->parsed()) return voxsex::cli::run_train(train_opts);
-  if (eval->parsed()) return voxsex::cli::run_eval(eval_opts);
-  if (info->parsed()) return voxsex::cli::run_info(info_opts);
+  try {  // the commands catch voxsex::Error; anything else still ends with status 2, not abort
+    if (predict->parsed()) return voxsex::cli::run_predict(predict_opts);
+    if (train->parsed()) return voxsex::cli::run_train(train_opts);
+    if (eval->parsed()) return voxsex::cli::run_eval(eval_opts);
+    if (info->parsed()) return voxsex::cli::run_info(info_opts);
+  } catch (const std::exception& e) {
+    spdlog::error("{}", e.what());
+  }
   return 2;
 }

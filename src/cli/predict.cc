@@ -173,6 +173,8 @@ std::vector<InputFile> ListDirectory(const std::string& dir, bool recursive) {
     for (; it != fs::directory_iterator(); it.increment(ec)) {
       if (ec) fail(ec);
       const fs::path& p = it->path();
+      std::error_code type_ec;
+      if (it->is_directory(type_ec)) continue;  // a directory named x.wav is not audio
       if (HasAudioExtension(p.filename().string())) {
         files.push_back(FromPath(p));
       }
@@ -213,7 +215,6 @@ std::vector<InputFile> ReadList(const std::string& list_path) {
   return files;
 }
 
-// "m:ss", or "h:mm:ss" from one hour on.
 // Writes `content` to stdout when `path` is "-", else atomically to `path`.
 // Throws FormatError on failure.
 void WriteOutput(const std::string& path, const std::string& content) {
@@ -371,6 +372,7 @@ int run_predict(const PredictOptions& opts) {
   // Files are processed in chunks: read and front end on `threads` threads, then batched
   // inference, so memory is bounded by the chunk, not the directory. A file counts as done for the
   // progress line when its front end is computed.
+  long model_failures = 0;
   ProgressReporter progress(files.size(), "files");
   constexpr std::size_t kChunk = 256;
   for (std::size_t c = 0; c < files.size(); c += kChunk) {
@@ -388,7 +390,7 @@ int run_predict(const PredictOptions& opts) {
             files[i].duration_s = audio.duration_s();
             files[i].flags = AudioFlags(audio);
             features[i - c] = frontend.Compute(audio.samples);
-          } catch (const Error& e) {
+          } catch (const std::exception& e) {  // voxsex::Error, or bad_alloc on a huge file
             files[i].error = e.what();
           }
         }
@@ -418,11 +420,21 @@ int run_predict(const PredictOptions& opts) {
         files[which[k]].p_female = preds[k].p_female;
       }
     } catch (const Error& e) {
-      // The model failed on this chunk: its files fail with the reason; the others still count.
+      // The model failed on this chunk: retry its files one by one, so only the inputs it cannot
+      // take fail (with the reason) and the others are still answered.
       progress.ClearLine();
-      for (std::size_t i : which) {
-        files[i].error = e.what();
-        spdlog::error("{}: {}", files[i].path, files[i].error);
+      spdlog::warn("model failed on a batch ({}); retrying its files one at a time", e.what());
+      for (std::size_t k = 0; k < which.size(); ++k) {
+        InputFile& f = files[which[k]];
+        try {
+          const auto p = model->Predict({inputs[k]});
+          f.gender = p[0].gender();
+          f.p_female = p[0].p_female;
+        } catch (const Error& e1) {
+          f.error = e1.what();
+          ++model_failures;
+          spdlog::error("{}: {}", f.path, f.error);
+        }
       }
     }
   }
@@ -431,6 +443,10 @@ int run_predict(const PredictOptions& opts) {
   std::vector<const InputFile*> classified;
   for (const auto& f : files) {
     if (f.gender >= 0) classified.push_back(&f);
+  }
+  if (classified.empty() && model_failures > 0) {  // a broken model, not bad files
+    spdlog::error("the model failed on every file; nothing written");
+    return 2;
   }
   std::sort(classified.begin(), classified.end(),
             [](const InputFile* a, const InputFile* b) { return a->id < b->id; });
