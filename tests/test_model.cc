@@ -190,4 +190,29 @@ TEST(Train, SameSeedAndThreadsGiveTheSameModel) {
     if (!torch::equal((*ia).value, (*ic).value)) any_differs_with_other_seed = true;
   }
   EXPECT_TRUE(any_differs_with_other_seed);
+  // Buffers too: batch-normalisation statistics and the band normalisation.
+  auto ba = a.named_buffers(), bb = b.named_buffers();
+  auto jb = bb.begin();
+  for (auto ja = ba.begin(); ja != ba.end(); ++ja, ++jb) {
+    ASSERT_EQ((*ja).name, (*jb).name);
+    EXPECT_TRUE(torch::equal((*ja).value, (*jb).value)) << (*ja).name;
+  }
+}
+
+TEST(Model, PredictWithAModelThatFailsOnEveryFileWritesNothing) {
+  // Valid metadata (40 mel bands) for a network built for 64: loading succeeds, every forward
+  // pass fails. predict must report it and exit 2 without writing answers.
+  auto meta = UntrainedMetadata();
+  meta["front_end"]["num_mels"] = 40;
+  const std::string model = Resave(voxsex::test::BundledModel(), meta.dump(), "mels40");
+  const auto dir = voxsex::test::FreshDir("model_fails_everywhere");
+  const auto answers = dir / "answers.tsv";
+  auto r = voxsex::test::RunVoxsex(
+      "predict " + voxsex::test::Quote(VOXSEX_TEST_DATA) + " " +
+          voxsex::test::Quote(answers.string()) + " --model " + voxsex::test::Quote(model),
+      dir);
+  EXPECT_EQ(r.status, 2) << r.err;
+  EXPECT_NE(r.err.find("model forward failed"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("nothing written"), std::string::npos) << r.err;
+  EXPECT_FALSE(fs::exists(answers));
 }
