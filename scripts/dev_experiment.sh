@@ -14,8 +14,13 @@ out=${OUT_DIR:-build/experiments}
 mkdir -p "$out"
 build/voxsex train --targets "$data/train/targets.tsv" --val-targets "$data/dev/targets.tsv" \
   --init "$init" --out "$out/$name.pt" "$@" >"$out/$name.log" 2>&1
-build/voxsex predict "$data/dev" "$out/$name.dev.tsv" --model "$out/$name.pt" 2>/dev/null
-last10=$(grep -o 'val bal acc [0-9.]*' "$out/$name.log" | tail -10 | awk '{s+=$4} END{printf "%.2f", s/NR}')
-echo "== $name [$*] $(grep -o 'best epoch [0-9]*' "$out/$name.log"), last-10-epoch mean val balanced accuracy $last10%"
+status=0
+build/voxsex predict "$data/dev" "$out/$name.dev.tsv" --model "$out/$name.pt" 2>/dev/null || status=$?
+[ "$status" -le 1 ] || { echo "predict failed ($status)" >&2; exit "$status"; }
+# Per-epoch lines only (not the ensemble's summary line); with --ensemble, the last member's.
+last10=$(grep -oE 'epoch +[0-9]+/[0-9]+ .*val bal acc [0-9.]+' "$out/$name.log" | grep -o 'val bal acc [0-9.]*' |
+  tail -10 | awk '{s+=$4} END{printf "%.2f", s/NR}')
+best=$(grep -o 'best epoch [0-9]* (val bal acc [0-9.]*%)' "$out/$name.log" | paste -sd ';' -)
+echo "== $name [$*] $best, last-10-epoch mean val balanced accuracy $last10%"
 build/voxsex eval --targets "$data/dev/targets.tsv" --answers "$out/$name.dev.tsv" \
   --meta "$data/meta.tsv" --by age_group,source 2>/dev/null | grep -E '^  (all|adult|child|audiomnist|speechocean|mini)'

@@ -12,7 +12,9 @@ echo "| condition | files | accuracy % | adults accuracy % | children balanced a
 echo "|---|---|---|---|---|"
 for dir in "$suite"/*/; do
   cond=$(basename "$dir")
-  build/voxsex -q predict "$dir" "$suite/$cond.answers.tsv" --model "$model"
+  status=0  # 1 = some files failed, the rest answered: still scored
+  build/voxsex -q predict "$dir" "$suite/$cond.answers.tsv" --model "$model" || status=$?
+  [ "$status" -le 1 ] || exit "$status"
   build/voxsex -q eval --targets "$dir/targets.tsv" --answers "$suite/$cond.answers.tsv" \
     --meta "$meta" --by age_group --json "$suite/$cond.eval.json" >/dev/null
   /usr/bin/python3 - "$suite/$cond.eval.json" "$cond" <<'PY'

@@ -22,7 +22,13 @@ for p in "${packages[@]}"; do
 done
 if ((${#missing[@]})); then
   sudo=""
-  if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
+  if [ "$(id -u)" -ne 0 ]; then
+    if ! command -v sudo >/dev/null; then
+      echo "setup: missing packages; as root run: apt-get install ${missing[*]}" >&2
+      exit 1
+    fi
+    sudo="sudo"
+  fi
   echo "setup: installing ${missing[*]}" >&2
   $sudo apt-get update -q
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends "${missing[@]}"
