@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <memory>
 #include <random>
 #include <set>
 #include <string_view>
@@ -112,7 +113,7 @@ class TempFile {
 };
 
 // Creates a new file "<path>.tmp.<random>" with mode 0666 & ~umask, like the final file would get.
-TempFile CreateTempBeside(const std::string& path) {
+std::unique_ptr<TempFile> CreateTempBeside(const std::string& path) {
   std::random_device device;
   std::mt19937_64 rng((static_cast<uint64_t>(device()) << 32) ^ device() ^
                       static_cast<uint64_t>(::getpid()));
@@ -122,7 +123,7 @@ TempFile CreateTempBeside(const std::string& path) {
     std::string tmp_path = path + ".tmp.";
     for (int i = 0; i < 8; ++i) tmp_path += digits[rng() % 36];
     const int fd = ::open(tmp_path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
-    if (fd >= 0) return TempFile(fd, tmp_path);
+    if (fd >= 0) return std::make_unique<TempFile>(fd, tmp_path);
     last_errno = errno;
   }
   throw FormatError(path +
@@ -206,29 +207,43 @@ void WriteAnswers(const std::string& path, std::vector<Answer> answers) {
 }
 
 void WriteFileAtomic(const std::string& path, const std::string& content) {
-  TempFile tmp = CreateTempBeside(path);
-  const char* data = content.data();
-  size_t remaining = content.size();
-  while (remaining > 0) {
-    const ssize_t n = ::write(tmp.fd(), data, remaining);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      ThrowIoError(path, "cannot write", errno);
+  WriteFilesAtomic({{path, content}});
+}
+
+void WriteFilesAtomic(const std::vector<std::pair<std::string, std::string>>& files) {
+  // Phase 1: every content in a fsynced temporary file beside its destination. A failure here
+  // removes the temporary files (TempFile's destructor) and leaves every destination untouched.
+  std::vector<std::unique_ptr<TempFile>> temps;
+  for (const auto& [path, content] : files) {
+    temps.push_back(CreateTempBeside(path));
+    TempFile& tmp = *temps.back();
+    const char* data = content.data();
+    size_t remaining = content.size();
+    while (remaining > 0) {
+      const ssize_t n = ::write(tmp.fd(), data, remaining);
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        ThrowIoError(path, "cannot write", errno);
+      }
+      data += n;
+      remaining -= static_cast<size_t>(n);
     }
-    data += n;
-    remaining -= static_cast<size_t>(n);
+    if (::fsync(tmp.fd()) != 0) ThrowIoError(path, "cannot fsync", errno);
+    if (const int err = tmp.Close(); err != 0) ThrowIoError(path, "cannot close", err);
   }
-  if (::fsync(tmp.fd()) != 0) ThrowIoError(path, "cannot fsync", errno);
-  if (const int err = tmp.Close(); err != 0) ThrowIoError(path, "cannot close", err);
-  if (::rename(tmp.path().c_str(), path.c_str()) != 0) {
-    ThrowIoError(path, "cannot rename " + tmp.path() + " to it", errno);
-  }
-  tmp.Release();
-  // Make the rename itself durable; best effort (some file systems refuse fsync on a directory).
-  const int dir_fd = ::open(DirectoryOf(path).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dir_fd >= 0) {
-    ::fsync(dir_fd);
-    ::close(dir_fd);
+  // Phase 2: the renames.
+  for (size_t i = 0; i < files.size(); ++i) {
+    const std::string& path = files[i].first;
+    if (::rename(temps[i]->path().c_str(), path.c_str()) != 0) {
+      ThrowIoError(path, "cannot rename " + temps[i]->path() + " to it", errno);
+    }
+    temps[i]->Release();
+    // Make the rename itself durable; best effort (some file systems refuse fsync on a directory).
+    const int dir_fd = ::open(DirectoryOf(path).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dir_fd >= 0) {
+      ::fsync(dir_fd);
+      ::close(dir_fd);
+    }
   }
 }
 

@@ -387,3 +387,18 @@ TEST(PredictCli, ProgressIsOneRedrawnLineOnATerminal) {
   EXPECT_FALSE(Contains(tty, "progress: ")) << tty;
   EXPECT_EQ(voxsex::ReadAnswers(answers.string()).size(), 6u);
 }
+
+TEST(PredictCli, AnswersAndScoresAreReplacedTogetherOrNotAtAll) {
+  const auto dir = FreshDir("predict_cli_pair");
+  const auto scores = dir / "scores.tsv";
+  { std::ofstream(scores) << "old scores\n"; }
+  const auto answers = dir / "no_such_dir" / "answers.tsv";
+  auto r = RunVoxsex("predict " + Quote(kData.string()) + " " + Quote(answers.string()) +
+                         " --scores " + Quote(scores.string()) + Model(),
+                     dir);
+  EXPECT_EQ(r.status, 2) << r.err;
+  EXPECT_EQ(ReadFile(scores), "old scores\n") << "scores.tsv replaced although answers failed";
+  for (const auto& e : fs::directory_iterator(dir)) {
+    EXPECT_EQ(e.path().filename().string().find(".tmp"), std::string::npos) << e.path();
+  }
+}

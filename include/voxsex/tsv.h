@@ -3,6 +3,7 @@
 
 #include <map>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace voxsex {
@@ -28,6 +29,11 @@ void WriteAnswers(const std::string& path, std::vector<Answer> answers);
 // Writes `content` to `path` atomically (temporary file in the same directory + fsync + rename).
 // Throws FormatError naming the path on failure.
 void WriteFileAtomic(const std::string& path, const std::string& content);
+
+// Writes several files as one step: every content first goes to a fsynced temporary file beside
+// its destination, and only when all are written are they renamed into place. A failure while
+// writing leaves every destination untouched. Throws FormatError naming the path.
+void WriteFilesAtomic(const std::vector<std::pair<std::string, std::string>>& files);
 
 // A table with a header line, e.g. meta.tsv. rows[i][column] = value.
 struct Table {

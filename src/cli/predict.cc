@@ -455,7 +455,7 @@ int run_predict(const PredictOptions& opts) {
   std::string answers_text;
   for (const InputFile* f : classified) answers_text += fmt::format("{}\t{}\n", f->id, f->gender);
   try {
-    // scores first: when it cannot be written, ANSWERS is not written either.
+    std::vector<std::pair<std::string, std::string>> outputs{{opts.answers_path, answers_text}};
     if (!opts.scores_path.empty()) {
       std::string scores_text = kScoresHeader;
       for (const InputFile* f : classified) {
@@ -463,9 +463,17 @@ int run_predict(const PredictOptions& opts) {
         scores_text += fmt::format("{}\t{:.4f}\t{:.4f}\t{:.3f}\t{}\n", f->id, p,
                                    std::max(p, 1.0 - p), f->duration_s, f->flags);
       }
-      WriteOutput(opts.scores_path, scores_text);
+      outputs.emplace_back(opts.scores_path, scores_text);
     }
-    WriteOutput(opts.answers_path, answers_text);
+    // Files first, as one step (both or neither replaced), then anything bound for stdout.
+    std::vector<std::pair<std::string, std::string>> files_out;
+    for (const auto& o : outputs) {
+      if (o.first != "-") files_out.push_back(o);
+    }
+    WriteFilesAtomic(files_out);
+    for (const auto& o : outputs) {
+      if (o.first == "-") WriteOutput(o.first, o.second);
+    }
   } catch (const Error& e) {
     spdlog::error("{}", e.what());
     return 2;
