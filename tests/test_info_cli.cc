@@ -21,36 +21,13 @@ using voxsex::test::FreshDir;
 using voxsex::test::Quote;
 using voxsex::test::ReadFile;
 using voxsex::test::RunVoxsex;
+using voxsex::test::ScopedEnv;
 
 namespace {
 
 const fs::path kData = VOXSEX_TEST_DATA;
 const char* const kLogHeader =
     "member\tepoch\tloss\ttrain_accuracy\tval_accuracy\tval_balanced_accuracy\tseconds";
-
-// Sets an environment variable (inherited by the voxsex child) for one scope; restores it after.
-class ScopedEnv {
- public:
-  ScopedEnv(const char* name, const std::optional<std::string>& value) : name_(name) {
-    if (const char* old = std::getenv(name)) old_ = old;
-    if (value) {
-      ::setenv(name, value->c_str(), 1);
-    } else {
-      ::unsetenv(name);
-    }
-  }
-  ~ScopedEnv() {
-    if (old_) {
-      ::setenv(name_.c_str(), old_->c_str(), 1);
-    } else {
-      ::unsetenv(name_.c_str());
-    }
-  }
-
- private:
-  std::string name_;
-  std::optional<std::string> old_;
-};
 
 std::vector<std::string> Lines(const std::string& text) {
   std::vector<std::string> lines;

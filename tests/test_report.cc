@@ -23,6 +23,7 @@ using voxsex::test::FreshDir;
 using voxsex::test::Quote;
 using voxsex::test::ReadFile;
 using voxsex::test::RunVoxsex;
+using voxsex::test::ScopedEnv;
 using voxsex::test::TempFilesIn;
 
 namespace {
@@ -91,20 +92,6 @@ std::string EvalArgs(const fs::path& answers, const fs::path& report_dir) {
   return "eval --targets " + Quote(kTargets.string()) + " --answers " + Quote(answers.string()) +
          " --report " + Quote(report_dir.string());
 }
-
-// Sets an environment variable for the lifetime of the object (the binary under test inherits it).
-class ScopedEnv {
- public:
-  ScopedEnv(const char* name, const std::string& value) : name_(name) {
-    ::setenv(name, value.c_str(), 1);
-  }
-  ~ScopedEnv() { ::unsetenv(name_); }
-  ScopedEnv(const ScopedEnv&) = delete;
-  ScopedEnv& operator=(const ScopedEnv&) = delete;
-
- private:
-  const char* name_;
-};
 
 }  // namespace
 

@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -66,6 +67,32 @@ inline std::vector<std::string> TempFilesIn(const std::filesystem::path& dir) {
   }
   return tmp;
 }
+
+// Sets (or, with nullopt, unsets) an environment variable for the scope; restores it after.
+class ScopedEnv {
+ public:
+  ScopedEnv(const ScopedEnv&) = delete;
+  ScopedEnv& operator=(const ScopedEnv&) = delete;
+  ScopedEnv(const char* name, const std::optional<std::string>& value) : name_(name) {
+    if (const char* old = std::getenv(name)) old_ = old;
+    if (value) {
+      ::setenv(name, value->c_str(), 1);
+    } else {
+      ::unsetenv(name);
+    }
+  }
+  ~ScopedEnv() {
+    if (old_) {
+      ::setenv(name_.c_str(), old_->c_str(), 1);
+    } else {
+      ::unsetenv(name_.c_str());
+    }
+  }
+
+ private:
+  std::string name_;
+  std::optional<std::string> old_;
+};
 
 // The bundled model in the source tree.
 inline std::string BundledModel() { return std::string(VOXSEX_SOURCE_DIR) + "/models/voxsex.pt"; }
