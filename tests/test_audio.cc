@@ -13,6 +13,7 @@
 #include <map>
 #include <sstream>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "voxsex/audio.h"
@@ -20,6 +21,21 @@
 
 namespace voxsex {
 namespace {
+
+// Largest |a[i] - b[i]| and its index, over b's length (a must be at least as long).
+template <typename A, typename B>
+std::pair<double, size_t> MaxAbsDiff(const A& a, const B& b) {
+  double max_diff = 0.0;
+  size_t worst = 0;
+  for (size_t i = 0; i < b.size(); ++i) {
+    const double diff = std::abs(static_cast<double>(a[i]) - static_cast<double>(b[i]));
+    if (diff > max_diff) {
+      max_diff = diff;
+      worst = i;
+    }
+  }
+  return {max_diff, worst};
+}
 
 namespace fs = std::filesystem;
 
@@ -341,15 +357,7 @@ TEST(AudioRead, ChunkedResamplingMatchesWholeSignalResample) {
       Resample(std::vector<float>(chirp.begin(), chirp.end()), rate_hz, 16000);
   ASSERT_EQ(audio.samples.size(), 80000u);
   ASSERT_EQ(whole.size(), 80000u);
-  double max_diff = 0.0;
-  size_t worst = 0;
-  for (size_t i = 0; i < whole.size(); ++i) {
-    const double diff = std::abs(audio.samples[i] - whole[i]);
-    if (diff > max_diff) {
-      max_diff = diff;
-      worst = i;
-    }
-  }
+  const auto [max_diff, worst] = MaxAbsDiff(audio.samples, whole);
   EXPECT_LE(max_diff, 1e-5) << "max |diff| " << max_diff << " at index " << worst;
   EXPECT_NEAR(Rms(whole, 160, whole.size() - 160), 0.8 / std::sqrt(2.0), 0.01);
 }
@@ -415,15 +423,7 @@ TEST_P(AudioReadPcm, ReadsBackWrittenValues) {
   const Audio audio = ReadAudio(path);
   EXPECT_EQ(audio.sample_rate_hz, 16000);
   ASSERT_EQ(audio.samples.size(), values.size());
-  double max_diff = 0.0;
-  size_t worst = 0;
-  for (size_t i = 0; i < values.size(); ++i) {
-    const double diff = std::abs(audio.samples[i] - values[i]);
-    if (diff > max_diff) {
-      max_diff = diff;
-      worst = i;
-    }
-  }
+  const auto [max_diff, worst] = MaxAbsDiff(audio.samples, values);
   EXPECT_LE(max_diff, c.tolerance) << "max |diff| " << max_diff << " at index " << worst;
 }
 
