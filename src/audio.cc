@@ -10,9 +10,13 @@
 #include <algorithm>
 #include <cctype>
 #include <cmath>
+#include <cerrno>
 #include <cstdint>
+#include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <memory>
+#include <mutex>
 #include <sstream>
 #include <string>
 #include <system_error>
@@ -33,17 +37,45 @@ std::string CannotRead(const std::string& path, const std::string& reason) {
   return "cannot read '" + path + "': " + reason;
 }
 
+// Why `path` could not be opened, in the user's terms, from the file system itself where it can
+// tell (libsndfile's own messages can mislead: random bytes named .mp3 give "File does not exist
+// or is not a regular file"), else libsndfile's message `sf_message`.
+std::string OpenFailureReason(const std::string& path, const std::string& sf_message) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  const fs::file_status link = fs::symlink_status(path, ec);
+  const fs::file_status target = fs::status(path, ec);
+  if (ec) {
+    if (fs::is_symlink(link)) return "broken symbolic link: " + ec.message();
+    return ec.message();
+  }
+  if (!fs::exists(target)) return fs::is_symlink(link) ? "broken symbolic link" : "no such file";
+  if (!fs::is_regular_file(target)) return "not a regular file";
+  if (fs::file_size(path, ec) == 0 && !ec) return "empty file (0 bytes)";
+  if (std::FILE* f = std::fopen(path.c_str(), "rb")) {
+    std::fclose(f);
+  } else {
+    return std::strerror(errno);
+  }
+  return "not a readable audio file (libsndfile: " + sf_message + ")";
+}
+
 // Owns one SNDFILE* opened for reading; closes it on destruction.
-// Not thread-safe: one instance per thread. Note that libsndfile reports a failed sf_open through
-// process-wide state (sf_strerror(nullptr)), so concurrent failing opens may swap messages.
+// Not thread-safe: one instance per thread. libsndfile reports a failed sf_open through
+// process-wide state (sf_strerror(nullptr)), so opens are serialised by a mutex to keep each
+// failure's message its own; reading, the slow part, runs in parallel.
 class SndFile {
  public:
-  // Opens `path` for reading; throws AudioError naming the path and libsndfile's reason.
+  // Opens `path` for reading; throws AudioError naming the path and the reason.
   explicit SndFile(const std::string& path) {
-    file_ = sf_open(path.c_str(), SFM_READ, &info_);
-    if (file_ == nullptr) {
-      throw AudioError(CannotRead(path, sf_strerror(nullptr)));
+    static std::mutex open_mutex;
+    std::string sf_message;
+    {
+      const std::lock_guard<std::mutex> lock(open_mutex);
+      file_ = sf_open(path.c_str(), SFM_READ, &info_);
+      if (file_ == nullptr) sf_message = sf_strerror(nullptr);
     }
+    if (file_ == nullptr) throw AudioError(CannotRead(path, OpenFailureReason(path, sf_message)));
   }
   ~SndFile() {
     if (file_ != nullptr) sf_close(file_);
@@ -171,8 +203,11 @@ Audio ReadAudio(const std::string& path, const AudioReaderOptions& opts) {
   if (info.channels <= 0) {
     throw AudioError(CannotRead(path, "invalid channel count " + std::to_string(info.channels)));
   }
-  if (info.samplerate <= 0) {
-    throw AudioError(CannotRead(path, "invalid sample rate " + std::to_string(info.samplerate)));
+  if (info.samplerate < kMinFileSampleRateHz || info.samplerate > kMaxFileSampleRateHz) {
+    throw AudioError(CannotRead(path, "sample rate " + std::to_string(info.samplerate) +
+                                          " Hz is outside the supported " +
+                                          std::to_string(kMinFileSampleRateHz) + "-" +
+                                          std::to_string(kMaxFileSampleRateHz) + " Hz"));
   }
 
   const int channels = info.channels;
@@ -204,15 +239,24 @@ Audio ReadAudio(const std::string& path, const AudioReaderOptions& opts) {
     }
     const size_t n = static_cast<size_t>(got);
     if (channels == 1) {
-      for (size_t i = 0; i < n; ++i) mono[i] = Sanitise(interleaved[i]);
+      for (size_t i = 0; i < n; ++i) {
+        if (!std::isfinite(interleaved[i])) ++audio.num_nonfinite_frames;
+        mono[i] = Sanitise(interleaved[i]);
+      }
     } else {
       for (size_t i = 0; i < n; ++i) {
         double sum = 0.0;
+        bool nonfinite = false;
         const float* frame = interleaved.data() + i * channels;
         for (int c = 0; c < channels; ++c) {
           // Non-finite channel values count as 0 so one bad channel does not poison the mix.
-          sum += std::isfinite(frame[c]) ? frame[c] : 0.0f;
+          if (std::isfinite(frame[c])) {
+            sum += frame[c];
+          } else {
+            nonfinite = true;
+          }
         }
+        if (nonfinite) ++audio.num_nonfinite_frames;
         mono[i] = Sanitise(static_cast<float>(sum / channels));
       }
     }
@@ -233,6 +277,12 @@ Audio ReadAudio(const std::string& path, const AudioReaderOptions& opts) {
     resampler->Flush(&audio.samples, context);
     // soxr's flushed length can differ from the ideal by a sample; fix it to round(n * to / from).
     audio.samples.resize(ResampledLength(total_frames, file_rate_hz, out_rate_hz), 0.0f);
+    if (audio.samples.empty()) {  // e.g. one frame at 44.1 kHz rounds to none at 8 kHz
+      throw AudioError(CannotRead(path, std::to_string(total_frames) + " frames at " +
+                                            std::to_string(file_rate_hz) +
+                                            " Hz give no samples at " +
+                                            std::to_string(out_rate_hz) + " Hz"));
+    }
     for (float& x : audio.samples) x = Sanitise(x);  // the filter may overshoot past +-1
   }
   return audio;
@@ -251,6 +301,55 @@ std::vector<float> Resample(const std::vector<float>& samples, int from_hz, int 
   resampler.Flush(&out, "");
   out.resize(ResampledLength(samples.size(), from_hz, to_hz), 0.0f);
   return out;
+}
+
+AudioCheck CheckAudio(const Audio& audio, const AudioCheckOptions& opts) {
+  AudioCheck check;
+  const double duration_s = audio.duration_s();
+  if (duration_s < opts.min_duration_s) {
+    std::ostringstream os;
+    os << "too short to classify: " << duration_s << " s of audio, at least "
+       << opts.min_duration_s << " s needed";
+    check.refusal = os.str();
+    return check;
+  }
+  const std::size_t n = audio.samples.size();
+  double sum = 0.0;
+  double sum_sq = 0.0;
+  std::size_t clipped = 0;
+  for (const float x : audio.samples) {
+    sum += x;
+    sum_sq += static_cast<double>(x) * x;
+    if (std::fabs(x) >= opts.clip_level) ++clipped;
+  }
+  const double mean = sum / static_cast<double>(n);
+  const double mean_sq = sum_sq / static_cast<double>(n);
+  const double ac_rms = std::sqrt(std::max(0.0, mean_sq - mean * mean));
+  const auto dbfs = [](double rms) { return rms > 0.0 ? 20.0 * std::log10(rms) : -HUGE_VAL; };
+  if (dbfs(ac_rms) < opts.silence_dbfs) {
+    std::ostringstream os;
+    os << "no signal: the level about the mean is below " << opts.silence_dbfs << " dBFS (";
+    if (audio.num_nonfinite_frames > 0) {
+      os << "silence once its " << audio.num_nonfinite_frames
+         << " frames of NaN or infinite values are read as 0";
+    } else if (std::fabs(mean) > 0.0) {
+      os << "a constant (DC) signal";
+    } else {
+      os << "digital silence";
+    }
+    os << ")";
+    check.refusal = os.str();
+    return check;
+  }
+  if (duration_s < opts.short_duration_s) check.flags.emplace_back("too_short");
+  if (dbfs(std::sqrt(mean_sq)) < opts.low_level_dbfs) check.flags.emplace_back("low_level");
+  if (clipped > 0 &&
+      static_cast<double>(clipped) >= opts.clipped_fraction * static_cast<double>(n)) {
+    check.flags.emplace_back("clipped");
+  }
+  if (std::fabs(mean) >= opts.dc_offset) check.flags.emplace_back("dc_offset");
+  if (audio.num_nonfinite_frames > 0) check.flags.emplace_back("nonfinite");
+  return check;
 }
 
 bool HasAudioExtension(const std::string& path) {

@@ -447,6 +447,18 @@ TEST(AudioRead, FloatOutOfRangeIsClampedAndNonFiniteZeroed) {
   const Audio audio = ReadAudio(path);
   const std::vector<float> expected = {1.0f, -1.0f, 0.0f, 0.0f, 0.0f, 0.25f};
   EXPECT_EQ(audio.samples, expected);
+  EXPECT_EQ(audio.num_nonfinite_frames, 3u);
+}
+
+// A frame counts once however many of its channels are non-finite.
+TEST(AudioRead, NonFiniteFramesAreCountedOncePerFrame) {
+  const std::string path = TestTempDir() + "/wild_stereo.wav";
+  const double nan = std::nan("");
+  WriteSndfile(path, SF_FORMAT_WAV | SF_FORMAT_FLOAT, 2, 16000,
+               {nan, nan, 0.5, nan, 0.5, 0.5, 0.25, 0.25});
+  const Audio audio = ReadAudio(path);
+  EXPECT_EQ(audio.num_nonfinite_frames, 2u);
+  EXPECT_EQ(audio.samples, (std::vector<float>{0.0f, 0.25f, 0.5f, 0.25f}));
 }
 
 // The header's frame count is not trusted: a WAV cut short reads the frames actually present.
@@ -500,6 +512,97 @@ TEST(AudioErrors, WavWithNoFrames) {
   const std::string path = TestTempDir() + "/no_frames.wav";
   WriteSndfile(path, SF_FORMAT_WAV | SF_FORMAT_PCM_16, 1, 16000, {});
   ExpectAudioError([&] { ReadAudio(path); }, path, "no audio frames");
+}
+
+TEST(AudioErrors, SampleRateOutsideTheSupportedRange) {
+  for (const int rate : {1, 3999, 1000000}) {
+    const std::string path = TestTempDir() + "/rate_" + std::to_string(rate) + ".wav";
+    WriteSndfile(path, SF_FORMAT_WAV | SF_FORMAT_PCM_16, 1, rate, Sine(300.0, 48000, 4800, 0.5));
+    ExpectAudioError([&] { ReadAudio(path); }, path, std::to_string(rate) + " Hz is outside");
+  }
+  const std::string path = TestTempDir() + "/rate_4000.wav";
+  WriteSndfile(path, SF_FORMAT_WAV | SF_FORMAT_PCM_16, 1, kMinFileSampleRateHz,
+               Sine(300.0, 4000, 4000, 0.5));
+  EXPECT_EQ(ReadAudio(path).samples.size(), 16000u);
+}
+
+// One frame at 44.1 kHz rounds to no sample at 8 kHz: an error naming the file, not empty audio.
+TEST(AudioErrors, TooFewFramesForOneSampleAtTheTargetRate) {
+  const std::string path = TestTempDir() + "/one_frame.wav";
+  WriteSndfile(path, SF_FORMAT_WAV | SF_FORMAT_PCM_16, 1, 44100, {0.5});
+  AudioReaderOptions opts;
+  opts.target_sample_rate_hz = 8000;
+  ExpectAudioError([&] { ReadAudio(path, opts); }, path, "give no samples at 8000 Hz");
+}
+
+// A name that cannot be opened says why in the user's terms, not libsndfile's.
+TEST(AudioErrors, OpenFailuresSayWhy) {
+  const std::string dir = TestTempDir();
+  fs::create_symlink("nowhere.wav", dir + "/dangling.wav");
+  ExpectAudioError([&] { ReadAudio(dir + "/dangling.wav"); }, dir + "/dangling.wav",
+                   "broken symbolic link");
+  std::ofstream(dir + "/empty.wav").close();
+  ExpectAudioError([&] { ReadAudio(dir + "/empty.wav"); }, dir + "/empty.wav",
+                   "empty file (0 bytes)");
+  std::ofstream(dir + "/random.mp3") << std::string(5000, '\x33');
+  ExpectAudioError([&] { ReadAudio(dir + "/random.mp3"); }, dir + "/random.mp3",
+                   "not a readable audio file");
+}
+
+// ---------------------------------------------------------------- CheckAudio
+
+Audio MakeAudio(std::vector<float> samples, std::size_t nonfinite = 0) {
+  Audio a;
+  a.samples = std::move(samples);
+  a.sample_rate_hz = 16000;
+  a.num_nonfinite_frames = nonfinite;
+  return a;
+}
+
+std::vector<float> ToFloat(const std::vector<double>& x) { return {x.begin(), x.end()}; }
+
+TEST(CheckAudio, SpeechLevelToneHasNoFlags) {
+  const AudioCheck c = CheckAudio(MakeAudio(ToFloat(Sine(200.0, 16000, 32000, 0.1))));
+  EXPECT_EQ(c.refusal, "");
+  EXPECT_TRUE(c.flags.empty());
+}
+
+TEST(CheckAudio, RefusesTooShortSilentAndConstantAudio) {
+  EXPECT_NE(CheckAudio(MakeAudio(ToFloat(Sine(200.0, 16000, 1599, 0.1)))).refusal.find(
+                "too short"),
+            std::string::npos);
+  EXPECT_NE(CheckAudio(MakeAudio(std::vector<float>(16000, 0.0f))).refusal.find(
+                "digital silence"),
+            std::string::npos);
+  EXPECT_NE(CheckAudio(MakeAudio(std::vector<float>(16000, 0.5f))).refusal.find("constant (DC)"),
+            std::string::npos);
+  EXPECT_NE(CheckAudio(MakeAudio(std::vector<float>(16000, 0.0f), 16000)).refusal.find(
+                "16000 frames of NaN or infinite"),
+            std::string::npos);
+  // One 16-bit step of noise is still above -90 dBFS: quiet, not refused.
+  std::vector<float> lsb(16000);
+  for (std::size_t i = 0; i < lsb.size(); ++i) lsb[i] = (i % 2 ? 1.0f : -1.0f) / 16384.0f;
+  EXPECT_EQ(CheckAudio(MakeAudio(lsb)).refusal, "");
+}
+
+TEST(CheckAudio, FlagsShortQuietClippedOffsetAndNonFinite) {
+  const auto flags = [](const Audio& a) {
+    const AudioCheck c = CheckAudio(a);
+    EXPECT_EQ(c.refusal, "");
+    return c.flags;
+  };
+  using F = std::vector<std::string>;
+  EXPECT_EQ(flags(MakeAudio(ToFloat(Sine(200.0, 16000, 8000, 0.1)))), F{"too_short"});
+  EXPECT_EQ(flags(MakeAudio(ToFloat(Sine(200.0, 16000, 32000, 0.01)))), F{"low_level"});
+  std::vector<float> square(32000);
+  for (std::size_t i = 0; i < square.size(); ++i) square[i] = (i / 40) % 2 ? 1.0f : -1.0f;
+  EXPECT_EQ(flags(MakeAudio(square)), F{"clipped"});
+  std::vector<float> offset = ToFloat(Sine(200.0, 16000, 32000, 0.1));
+  for (float& x : offset) x += 0.2f;
+  EXPECT_EQ(flags(MakeAudio(offset)), F{"dc_offset"});
+  EXPECT_EQ(flags(MakeAudio(ToFloat(Sine(200.0, 16000, 32000, 0.1)), 3)), F{"nonfinite"});
+  EXPECT_EQ(flags(MakeAudio(ToFloat(Sine(200.0, 16000, 8000, 0.01)), 1)),
+            (F{"too_short", "low_level", "nonfinite"}));
 }
 
 // ---------------------------------------------------------------- extensions and options
