@@ -2,7 +2,10 @@
 #include "voxsex/tsv.h"
 
 #include <fcntl.h>
+#include <pthread.h>
 #include <unistd.h>
+
+#include <csignal>
 
 #include <algorithm>
 #include <cerrno>
@@ -86,10 +89,13 @@ std::string Where(const std::string& path, size_t line_number) {
   return path + ":" + std::to_string(line_number) + ": ";
 }
 
-// Closes `fd` and removes `tmp_path` when it goes out of scope, unless released.
+// A file being written before it is renamed over its destination. Preferably an unnamed
+// O_TMPFILE inode in the destination's directory, which a process killed at any moment (even by
+// SIGKILL) leaves nowhere; where the file system lacks O_TMPFILE, a named "<path>.tmp.<random>"
+// removed by the destructor (that one can survive a SIGKILL).
 class TempFile {
  public:
-  TempFile(int fd, std::string tmp_path) : fd_(fd), path_(std::move(tmp_path)) {}
+  TempFile(int fd, std::string named_path) : fd_(fd), path_(std::move(named_path)) {}
   TempFile(const TempFile&) = delete;
   TempFile& operator=(const TempFile&) = delete;
   ~TempFile() {
@@ -97,14 +103,22 @@ class TempFile {
     if (!path_.empty()) ::unlink(path_.c_str());
   }
   int fd() const { return fd_; }
+  // True for an unnamed O_TMPFILE file, which needs Link() before it can be renamed.
+  bool unnamed() const { return path_.empty(); }
+  // The temporary name (empty while unnamed).
   const std::string& path() const { return path_; }
-  // Closes the descriptor; returns 0 or errno.
-  int Close() {
-    const int rc = ::close(fd_);
-    fd_ = -1;
-    return rc == 0 ? 0 : errno;
+  // Gives an unnamed file the name `name` (linkat through /proc/self/fd, which needs no
+  // privilege; AT_EMPTY_PATH as a fallback). Returns 0 or errno.
+  int Link(const std::string& name) {
+    const std::string proc = "/proc/self/fd/" + std::to_string(fd_);
+    if (::linkat(AT_FDCWD, proc.c_str(), AT_FDCWD, name.c_str(), AT_SYMLINK_FOLLOW) != 0 &&
+        ::linkat(fd_, "", AT_FDCWD, name.c_str(), AT_EMPTY_PATH) != 0) {
+      return errno;
+    }
+    path_ = name;
+    return 0;
   }
-  // The file now lives under another name: do not remove it.
+  // The file now lives under its final name: do not remove it.
   void Release() { path_.clear(); }
 
  private:
@@ -112,33 +126,69 @@ class TempFile {
   std::string path_;
 };
 
-// Creates a new file "<path>.tmp.<random>" with mode 0666 & ~umask, like the final file would get.
-std::unique_ptr<TempFile> CreateTempBeside(const std::string& path) {
-  std::random_device device;
-  std::mt19937_64 rng((static_cast<uint64_t>(device()) << 32) ^ device() ^
-                      static_cast<uint64_t>(::getpid()));
+std::string DirectoryOf(const std::string& path) {
+  const size_t slash = path.rfind('/');
+  if (slash == std::string::npos) return ".";
+  if (slash == 0) return "/";
+  return path.substr(0, slash);
+}
+
+// "<path>.tmp.<8 random characters>".
+std::string RandomTempName(const std::string& path) {
+  static thread_local std::mt19937_64 rng = [] {
+    std::random_device device;
+    return std::mt19937_64((static_cast<uint64_t>(device()) << 32) ^ device() ^
+                           static_cast<uint64_t>(::getpid()));
+  }();
   const char* digits = "0123456789abcdefghijklmnopqrstuvwxyz";
+  std::string name = path + ".tmp.";
+  for (int i = 0; i < 8; ++i) name += digits[rng() % 36];
+  return name;
+}
+
+// A new temporary file for `path`, with mode 0666 & ~umask like the final file would get:
+// unnamed (O_TMPFILE) in path's directory when the file system supports it, else named
+// "<path>.tmp.<random>". Throws FormatError naming `path`.
+std::unique_ptr<TempFile> CreateTempBeside(const std::string& path) {
+  const int fd = ::open(DirectoryOf(path).c_str(), O_TMPFILE | O_WRONLY | O_CLOEXEC, 0666);
+  if (fd >= 0) return std::make_unique<TempFile>(fd, "");
+  // EISDIR/EOPNOTSUPP: no O_TMPFILE here; anything else (e.g. ENOENT, EACCES) the named attempt
+  // reports again with its own errno.
   int last_errno = EEXIST;
   for (int attempt = 0; attempt < 100 && last_errno == EEXIST; ++attempt) {
-    std::string tmp_path = path + ".tmp.";
-    for (int i = 0; i < 8; ++i) tmp_path += digits[rng() % 36];
-    const int fd = ::open(tmp_path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
-    if (fd >= 0) return std::make_unique<TempFile>(fd, tmp_path);
+    std::string tmp_path = RandomTempName(path);
+    const int named_fd = ::open(tmp_path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+    if (named_fd >= 0) return std::make_unique<TempFile>(named_fd, tmp_path);
     last_errno = errno;
   }
   throw FormatError(path +
                     ": cannot create a temporary file beside it: " + std::strerror(last_errno));
 }
 
+// Blocks the termination signals a user or a job scheduler sends (SIGINT, SIGTERM, SIGHUP,
+// SIGQUIT) for its lifetime, so the few system calls that name and rename finished temporary
+// files are not cut short: the signal is delivered when the renames are done.
+class BlockTerminationSignals {
+ public:
+  BlockTerminationSignals() {
+    sigset_t set;
+    sigemptyset(&set);
+    for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGQUIT}) sigaddset(&set, sig);
+    blocked_ = ::pthread_sigmask(SIG_BLOCK, &set, &previous_) == 0;
+  }
+  ~BlockTerminationSignals() {
+    if (blocked_) ::pthread_sigmask(SIG_SETMASK, &previous_, nullptr);
+  }
+  BlockTerminationSignals(const BlockTerminationSignals&) = delete;
+  BlockTerminationSignals& operator=(const BlockTerminationSignals&) = delete;
+
+ private:
+  sigset_t previous_;
+  bool blocked_ = false;
+};
+
 [[noreturn]] void ThrowIoError(const std::string& path, const std::string& what, int err) {
   throw FormatError(path + ": " + what + ": " + std::strerror(err));
-}
-
-std::string DirectoryOf(const std::string& path) {
-  const size_t slash = path.rfind('/');
-  if (slash == std::string::npos) return ".";
-  if (slash == 0) return "/";
-  return path.substr(0, slash);
 }
 
 }  // namespace
@@ -165,6 +215,7 @@ std::vector<Answer> ReadAnswers(const std::string& path, bool allow_duplicates) 
     if (fields[0].empty()) throw FormatError(Where(path, line_number) + "empty id");
     Answer answer;
     answer.id = std::string(fields[0]);
+    answer.line_number = line_number;
     if (fields[1] == "0") {
       answer.gender = 0;
     } else if (fields[1] == "1") {
@@ -229,15 +280,24 @@ void WriteFilesAtomic(const std::vector<std::pair<std::string, std::string>>& fi
       remaining -= static_cast<size_t>(n);
     }
     if (::fsync(tmp.fd()) != 0) ThrowIoError(path, "cannot fsync", errno);
-    if (const int err = tmp.Close(); err != 0) ThrowIoError(path, "cannot close", err);
   }
-  // Phase 2: the renames.
+  // Phase 2: name (unnamed O_TMPFILE files) and rename, with termination signals held back so
+  // a Ctrl-C cannot stop between the two and leave a named temporary file behind.
+  BlockTerminationSignals hold_signals;
   for (size_t i = 0; i < files.size(); ++i) {
     const std::string& path = files[i].first;
-    if (::rename(temps[i]->path().c_str(), path.c_str()) != 0) {
-      ThrowIoError(path, "cannot rename " + temps[i]->path() + " to it", errno);
+    TempFile& tmp = *temps[i];
+    if (tmp.unnamed()) {
+      int err = EEXIST;
+      for (int attempt = 0; attempt < 100 && err == EEXIST; ++attempt) {
+        err = tmp.Link(RandomTempName(path));
+      }
+      if (err != 0) ThrowIoError(path, "cannot link its temporary file into the directory", err);
     }
-    temps[i]->Release();
+    if (::rename(tmp.path().c_str(), path.c_str()) != 0) {
+      ThrowIoError(path, "cannot rename " + tmp.path() + " to it", errno);
+    }
+    tmp.Release();
     // Make the rename itself durable; best effort (some file systems refuse fsync on a directory).
     const int dir_fd = ::open(DirectoryOf(path).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (dir_fd >= 0) {

@@ -1,6 +1,7 @@
 // The answers/targets TSV contract: `id<TAB>gender`, gender 0 = male, 1 = female.
 #pragma once
 
+#include <cstddef>
 #include <map>
 #include <string>
 #include <utility>
@@ -11,7 +12,8 @@ namespace voxsex {
 // One line of answers.tsv or targets.tsv.
 struct Answer {
   std::string id;
-  int gender = 0;  // 0 = male, 1 = female
+  int gender = 0;            // 0 = male, 1 = female
+  std::size_t line_number = 0;  // 1-based line of the file it was read from; 0 if not read
 };
 using Target = Answer;
 
@@ -26,13 +28,16 @@ inline std::vector<Target> ReadTargets(const std::string& path) { return ReadAns
 // that is then renamed over it, so `path` is never half-written. Throws FormatError on I/O failure.
 void WriteAnswers(const std::string& path, std::vector<Answer> answers);
 
-// Writes `content` to `path` atomically (temporary file in the same directory + fsync + rename).
-// Throws FormatError naming the path on failure.
+// Writes `content` to `path` atomically: a temporary file in the same directory (unnamed,
+// O_TMPFILE, where the file system supports it, so a killed process leaves no stray file), fsync,
+// then rename over `path` with SIGINT/SIGTERM/SIGHUP/SIGQUIT held back until it is done. A process
+// killed at any moment leaves `path` either as it was or whole. Throws FormatError naming the path.
 void WriteFileAtomic(const std::string& path, const std::string& content);
 
 // Writes several files as one step: every content first goes to a fsynced temporary file beside
-// its destination, and only when all are written are they renamed into place. A failure while
-// writing leaves every destination untouched. Throws FormatError naming the path.
+// its destination (as WriteFileAtomic), and only when all are written are they renamed into place,
+// in order, with termination signals held back. A failure while writing leaves every destination
+// untouched. Throws FormatError naming the path.
 void WriteFilesAtomic(const std::vector<std::pair<std::string, std::string>>& files);
 
 // A table with a header line, e.g. meta.tsv. rows[i][column] = value.
