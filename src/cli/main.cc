@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 
 #include <CLI/CLI.hpp>
+#include <csignal>
 #include <cstdlib>
 #include <functional>
 #include <string>
@@ -16,12 +17,20 @@
 namespace {
 
 constexpr const char* kExitCodes =
-    "Exit status: 0 success; 1 some input files failed (the rest were classified and written);\n"
-    "2 usage, configuration, model or output error.";
+    "Exit status:\n"
+    "  0  success\n"
+    "  1  some input audio files failed, each named on stderr with the reason: predict classified\n"
+    "     and wrote the rest (with --fail-fast it stopped and wrote only --errors); train skipped\n"
+    "     them and wrote the model (with --strict it stopped and wrote nothing)\n"
+    "  2  usage, configuration, targets/answers file, model or output error; nothing written\n"
+    "No other status: not even a bad file ends voxsex with a signal or an abort.";
 
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Writing to a closed pipe (`voxsex predict dir - | head`) must be an error the command reports
+  // with status 2, not death by SIGPIPE.
+  std::signal(SIGPIPE, SIG_IGN);
   auto logger = spdlog::stderr_color_mt("voxsex");
   logger->set_pattern("%^[%l]%$ %v");
   spdlog::set_default_logger(logger);
@@ -64,6 +73,8 @@ int main(int argc, char** argv) {
     if (info->parsed()) return voxsex::cli::run_info(info_opts);
   } catch (const std::exception& e) {
     spdlog::error("{}", e.what());
+  } catch (...) {
+    spdlog::error("unexpected error of an unknown kind");
   }
   return 2;
 }

@@ -39,12 +39,6 @@ constexpr const char* kUsage =
     "usage: voxsex predict DIR ANSWERS, or voxsex predict --list FILE ANSWERS (ANSWERS may be - "
     "for stdout)";
 constexpr const char* kScoresHeader = "id\tp_female\tconfidence\tduration_s\tflags\n";
-// scores.tsv flag thresholds.
-constexpr double kTooShort_s = 1.0;         // too_short: less audio than this
-constexpr double kLowLevel_dbfs = -35.0;    // low_level: RMS below this, 20 log10(rms)
-constexpr float kClipLevel = 0.999f;        // clipped: at least kClippedFraction of the samples
-constexpr double kClippedFraction = 0.001;  //   with |x| >= kClipLevel
-
 struct InputFile {
   std::string path;
   std::string id;
@@ -96,26 +90,27 @@ std::uint64_t Fnv1a64(const std::string& s) {
   return h;
 }
 
-// The scores.tsv flags of decoded mono audio: comma-separated too_short, low_level, clipped,
-// or "-" when none applies.
-std::string AudioFlags(const Audio& audio) {
-  std::string flags;
-  const auto add = [&flags](const char* flag) {
-    if (!flags.empty()) flags += ',';
-    flags += flag;
-  };
-  const std::size_t n = audio.samples.size();
-  double sum_sq = 0.0;
-  std::size_t clipped = 0;
-  for (float x : audio.samples) {
-    sum_sq += static_cast<double>(x) * x;
-    if (std::fabs(x) >= kClipLevel) ++clipped;
+// The scores.tsv flags column: CheckAudio's flags comma-separated, or "-" for none.
+std::string FlagsColumn(const std::vector<std::string>& flags) {
+  std::string column;
+  for (const std::string& flag : flags) column += (column.empty() ? "" : ",") + flag;
+  return column.empty() ? "-" : column;
+}
+
+// `text` as one TSV field on one line: backslash, tab, CR and LF escaped as \\, \t, \r, \n.
+std::string TsvField(const std::string& text) {
+  std::string out;
+  out.reserve(text.size());
+  for (const char c : text) {
+    switch (c) {
+      case '\\': out += "\\\\"; break;
+      case '\t': out += "\\t"; break;
+      case '\r': out += "\\r"; break;
+      case '\n': out += "\\n"; break;
+      default: out += c;
+    }
   }
-  const double rms = n > 0 ? std::sqrt(sum_sq / n) : 0.0;
-  if (audio.duration_s() < kTooShort_s) add("too_short");
-  if (rms <= 0.0 || 20.0 * std::log10(rms) < kLowLevel_dbfs) add("low_level");
-  if (clipped > 0 && static_cast<double>(clipped) >= kClippedFraction * n) add("clipped");
-  return flags.empty() ? "-" : flags;
+  return out;
 }
 
 // Marks files whose id cannot be written (empty, tab or line break) or is shared with another
@@ -140,7 +135,7 @@ void MarkBadIds(std::vector<InputFile>& files) {
       for (std::size_t j : idx) {
         if (j != i) others += (others.empty() ? "'" : ", '") + files[j].path + "'";
       }
-      files[i].error = "id '" + id + "' is also the id of " + others;
+      files[i].error = "its id '" + id + "' is also the id of " + others;
     }
   }
 }
@@ -253,6 +248,12 @@ void PredictOptions::Validate() const {
   if (!scores_path.empty() && scores_path == answers_path) {
     throw ConfigError("--scores and ANSWERS are the same (" + Describe(answers_path) + ")");
   }
+  if (errors_path == "-") {
+    throw ConfigError("--errors needs a file name (the errors are on stderr already)");
+  }
+  if (!errors_path.empty() && (errors_path == answers_path || errors_path == scores_path)) {
+    throw ConfigError("--errors '" + errors_path + "' is also ANSWERS or --scores");
+  }
   if (!shard.empty() && !ParseShard(shard)) {
     throw ConfigError("--shard must be K/N with whole numbers 1 <= K <= N (e.g. 2/8), not '" +
                       shard + "'");
@@ -267,9 +268,10 @@ void PredictOptions::Validate() const {
 std::string PredictOptions::ToString() const {
   return fmt::format(
       "PredictOptions(input_dir='{}', list_path='{}', recursive={}, answers_path='{}', "
-      "scores_path='{}', model_path='{}', shard='{}', device={}, num_threads={}, batch_size={})",
-      input_dir, list_path, recursive, answers_path, scores_path, model_path, shard, device,
-      num_threads, batch_size);
+      "scores_path='{}', errors_path='{}', fail_fast={}, model_path='{}', shard='{}', device={}, "
+      "num_threads={}, batch_size={})",
+      input_dir, list_path, recursive, answers_path, scores_path, errors_path, fail_fast,
+      model_path, shard, device, num_threads, batch_size);
 }
 
 CLI::App* setup_predict(CLI::App& app, PredictOptions& o) {
@@ -290,7 +292,13 @@ CLI::App* setup_predict(CLI::App& app, PredictOptions& o) {
                 "followed); the id is still the file name without extension");
   cmd->add_option("--scores", o.scores_path,
                   "Also write a TSV with a header: id, p_female, confidence, duration_s, flags "
-                  "(too_short, low_level, clipped or -); - for stdout");
+                  "(too_short, low_level, clipped, dc_offset, nonfinite or -); - for stdout");
+  cmd->add_option("--errors", o.errors_path,
+                  "Also write the failed files as a TSV with a header: path, reason (written, "
+                  "header only, when nothing failed)");
+  cmd->add_flag("--fail-fast", o.fail_fast,
+                "Stop at the first file that fails (exit status 1); ANSWERS and --scores are then "
+                "not written, --errors is");
   cmd->add_option("--shard", o.shard,
                   "Classify only shard K of N (1 <= K <= N): the files whose id hashes (FNV-1a "
                   "64) to K-1 modulo N");
@@ -312,9 +320,13 @@ CLI::App* setup_predict(CLI::App& app, PredictOptions& o) {
       "  LC_ALL=C sort -m part*.tsv > answers.tsv\n\n"
       "scores.tsv: header id, p_female, confidence, duration_s, flags; one row per classified\n"
       "file sorted by id; confidence = max(p_female, 1 - p_female); flags: too_short (< 1 s),\n"
-      "low_level (RMS < -35 dBFS), clipped (>= 0.1% of samples at full scale), - for none.\n\n"
+      "low_level (RMS < -35 dBFS), clipped (>= 0.1% of samples at full scale), dc_offset\n"
+      "(|mean| >= 0.1), nonfinite (NaN or infinite samples, read as 0); - for none.\n"
+      "Refused (failed): unreadable or undecodable files, sample rates outside 4-768 kHz, less\n"
+      "than 0.1 s of audio, no signal (silence or a constant), files sharing an id.\n\n"
       "Exit status: 0 all files classified; 1 some files failed (each reported on stderr with its\n"
-      "path and reason; the others are classified and written); 2 usage, model or output error.");
+      "path and reason; the others are classified and written, unless --fail-fast); 2 usage,\n"
+      "configuration, model or output error (nothing written).");
   return cmd;
 }
 
@@ -371,55 +383,88 @@ int run_predict(const PredictOptions& opts) {
 
   // Files are processed in chunks: read and front end on `threads` threads, then batched
   // inference, so memory is bounded by the chunk, not the directory. A file counts as done for the
-  // progress line when its front end is computed.
+  // progress line when its front end is computed. Each failure is logged once, when its chunk ends.
   long model_failures = 0;
+  const InputFile* first_failure = nullptr;  // with --fail-fast: the failure that stopped the run
   ProgressReporter progress(files.size(), "files");
+  // Logs a failure as one line that starts by naming the file: library messages do already
+  // ("cannot read 'x.wav': ..."), others get "cannot classify 'x.wav': " in front.
+  const auto report = [&progress, &first_failure](InputFile& f) {
+    const std::string named = "'" + f.path + "': ";
+    if (f.error.find(named) == std::string::npos) f.error = "cannot classify " + named + f.error;
+    progress.ClearLine();
+    spdlog::error("{}", TsvField(f.error));
+    if (first_failure == nullptr) first_failure = &f;
+  };
+  std::mutex fatal_mutex;
+  std::string fatal;  // a worker could not start: not a file's fault
   constexpr std::size_t kChunk = 256;
-  for (std::size_t c = 0; c < files.size(); c += kChunk) {
+  for (std::size_t c = 0; c < files.size() && !(opts.fail_fast && first_failure); c += kChunk) {
     const std::size_t end = std::min(files.size(), c + kChunk);
     std::vector<LogMel> features(end - c);
     std::atomic<std::size_t> next{c};
-    auto work = [&]() {
-      MelFrontend frontend(mel);
+    std::atomic<bool> stop{false};  // --fail-fast: a file of this chunk failed
+    auto work = [&]() noexcept {
+      std::optional<MelFrontend> made;
+      try {
+        made.emplace(mel);
+      } catch (const std::exception& e) {  // options already checked by GenderModel::Load
+        const std::lock_guard<std::mutex> lock(fatal_mutex);
+        fatal = e.what();
+        return;
+      }
+      MelFrontend& frontend = *made;
       AudioReaderOptions ropts;
       ropts.target_sample_rate_hz = mel.sample_rate_hz;
-      for (std::size_t i = next++; i < end; i = next++) {
-        if (files[i].error.empty()) {
+      for (std::size_t i = next++; i < end && !stop; i = next++) {
+        InputFile& f = files[i];
+        if (f.error.empty()) {
           try {
-            const Audio audio = ReadAudio(files[i].path, ropts);
-            files[i].duration_s = audio.duration_s();
-            files[i].flags = AudioFlags(audio);
-            features[i - c] = frontend.Compute(audio.samples);
+            const Audio audio = ReadAudio(f.path, ropts);
+            const AudioCheck check = CheckAudio(audio);
+            f.duration_s = audio.duration_s();
+            if (check.refusal.empty()) {
+              f.flags = FlagsColumn(check.flags);
+              features[i - c] = frontend.Compute(audio.samples);
+            } else {
+              f.error = check.refusal;
+            }
           } catch (const std::exception& e) {  // voxsex::Error, or bad_alloc on a huge file
-            files[i].error = e.what();
+            f.error = e.what();
           }
         }
+        if (!f.error.empty() && opts.fail_fast) stop = true;
         progress.Add();
       }
     };
     std::vector<std::thread> pool;
     for (int k = 0; k < threads; ++k) pool.emplace_back(work);
     for (auto& t : pool) t.join();
+    if (!fatal.empty()) {
+      progress.ClearLine();
+      spdlog::error("cannot build the front end: {}; nothing written", fatal);
+      return 2;
+    }
 
     std::vector<const LogMel*> inputs;
     std::vector<std::size_t> which;
     for (std::size_t i = c; i < end; ++i) {
-      if (files[i].error.empty()) {
+      if (!files[i].error.empty()) {
+        report(files[i]);
+        if (opts.fail_fast) break;
+      } else if (features[i - c].num_frames > 0) {
         inputs.push_back(&features[i - c]);
         which.push_back(i);
-      } else {
-        progress.ClearLine();
-        spdlog::error("{}: {}", files[i].path, files[i].error);
       }
     }
-    if (inputs.empty()) continue;
+    if (inputs.empty() || (opts.fail_fast && first_failure)) continue;
     try {
       const auto preds = model->Predict(inputs);
       for (std::size_t k = 0; k < preds.size(); ++k) {
         files[which[k]].gender = preds[k].gender();
         files[which[k]].p_female = preds[k].p_female;
       }
-    } catch (const Error& e) {
+    } catch (const std::exception& e) {
       // The model failed on this chunk: retry its files one by one, so only the inputs it cannot
       // take fail (with the reason) and the others are still answered.
       progress.ClearLine();
@@ -430,10 +475,11 @@ int run_predict(const PredictOptions& opts) {
           const auto p = model->Predict({inputs[k]});
           f.gender = p[0].gender();
           f.p_female = p[0].p_female;
-        } catch (const Error& e1) {
+        } catch (const std::exception& e1) {
           f.error = e1.what();
           ++model_failures;
-          spdlog::error("{}: {}", f.path, f.error);
+          report(f);
+          if (opts.fail_fast) break;
         }
       }
     }
@@ -441,21 +487,30 @@ int run_predict(const PredictOptions& opts) {
   progress.Finish();
 
   std::vector<const InputFile*> classified;
+  std::vector<const InputFile*> failed;  // in path order within each chunk
   for (const auto& f : files) {
     if (f.gender >= 0) classified.push_back(&f);
+    if (!f.error.empty()) failed.push_back(&f);
   }
-  if (classified.empty() && model_failures > 0) {  // a broken model, not bad files
+  if (classified.empty() && model_failures > 0 && !opts.fail_fast) {  // a broken model
     spdlog::error("the model failed on every file; nothing written");
     return 2;
   }
   std::sort(classified.begin(), classified.end(),
             [](const InputFile* a, const InputFile* b) { return a->id < b->id; });
-  const long failed = static_cast<long>(files.size() - classified.size());
-  // The same bytes as WriteAnswers (include/voxsex/tsv.h): `id<TAB>gender`, sorted by id.
-  std::string answers_text;
-  for (const InputFile* f : classified) answers_text += fmt::format("{}\t{}\n", f->id, f->gender);
-  try {
-    std::vector<std::pair<std::string, std::string>> outputs{{opts.answers_path, answers_text}};
+  std::sort(failed.begin(), failed.end(),
+            [](const InputFile* a, const InputFile* b) { return a->path < b->path; });
+  const bool stopped = opts.fail_fast && first_failure != nullptr;
+  if (stopped) failed = {first_failure};  // other files of its chunk may have failed unreported
+
+  std::vector<std::pair<std::string, std::string>> outputs;  // (path or "-", content)
+  if (!stopped) {
+    // The same bytes as WriteAnswers (include/voxsex/tsv.h): `id<TAB>gender`, sorted by id.
+    std::string answers_text;
+    for (const InputFile* f : classified) {
+      answers_text += fmt::format("{}\t{}\n", f->id, f->gender);
+    }
+    outputs.emplace_back(opts.answers_path, std::move(answers_text));
     if (!opts.scores_path.empty()) {
       std::string scores_text = kScoresHeader;
       for (const InputFile* f : classified) {
@@ -463,9 +518,18 @@ int run_predict(const PredictOptions& opts) {
         scores_text += fmt::format("{}\t{:.4f}\t{:.4f}\t{:.3f}\t{}\n", f->id, p,
                                    std::max(p, 1.0 - p), f->duration_s, f->flags);
       }
-      outputs.emplace_back(opts.scores_path, scores_text);
+      outputs.emplace_back(opts.scores_path, std::move(scores_text));
     }
-    // Files first, as one step (both or neither replaced), then anything bound for stdout.
+  }
+  if (!opts.errors_path.empty()) {
+    std::string errors_text = "path\treason\n";
+    for (const InputFile* f : failed) {
+      errors_text += TsvField(f->path) + "\t" + TsvField(f->error) + "\n";
+    }
+    outputs.emplace_back(opts.errors_path, std::move(errors_text));
+  }
+  try {
+    // Files first, as one step (all or none replaced), then anything bound for stdout.
     std::vector<std::pair<std::string, std::string>> files_out;
     for (const auto& o : outputs) {
       if (o.first != "-") files_out.push_back(o);
@@ -478,16 +542,34 @@ int run_predict(const PredictOptions& opts) {
     spdlog::error("{}", e.what());
     return 2;
   }
+
   const double secs = std::chrono::duration<double>(Clock::now() - t0).count();
-  const std::string summary = std::to_string(classified.size()) + " classified, " +
-                              std::to_string(failed) + " failed";
-  std::string where = Where("answers", opts.answers_path);
-  if (!opts.scores_path.empty()) where += ", " + Where("scores", opts.scores_path);
-  if (failed > 0) {
-    spdlog::warn("{} ({:.2f} s); {}", summary, secs, where);
+  std::string where;
+  for (const auto& [path, what] : {std::pair{opts.answers_path, "answers"},
+                                   std::pair{opts.scores_path, "scores"},
+                                   std::pair{opts.errors_path, "errors"}}) {
+    if (path.empty() || (stopped && std::string(what) != "errors")) continue;
+    where += (where.empty() ? "; " : ", ") + Where(what, path);
+  }
+  if (stopped) {
+    spdlog::error("stopped at the first failure (--fail-fast) after {:.2f} s: {}; {} and scores "
+                  "not written{}",
+                  secs, TsvField(first_failure->path), Describe(opts.answers_path), where);
     return 1;
   }
-  spdlog::info("{} ({:.2f} s, {:.1f} files/s); {}", summary, secs,
+  const std::string summary = fmt::format("{} files: {} classified, {} failed", files.size(),
+                                          classified.size(), failed.size());
+  if (!failed.empty()) {
+    constexpr std::size_t kListed = 10;
+    std::string names;
+    for (std::size_t i = 0; i < std::min(kListed, failed.size()); ++i) {
+      names += (i ? ", " : "") + TsvField(failed[i]->path);
+    }
+    if (failed.size() > kListed) names += fmt::format(" and {} more", failed.size() - kListed);
+    spdlog::warn("{} ({:.2f} s){}; failed: {}", summary, secs, where, names);
+    return 1;
+  }
+  spdlog::info("{} ({:.2f} s, {:.1f} files/s){}", summary, secs,
                classified.size() / std::max(secs, 1e-9), where);
   return 0;
 }
