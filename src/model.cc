@@ -188,20 +188,16 @@ std::vector<Prediction> PredictTensors(torch::jit::Module& module,
   return out;
 }
 
-void SaveModule(torch::jit::Module& module, const nlohmann::json& metadata,
-                const std::string& path) {
-  const std::string tmp = path + ".tmp." + std::to_string(::getpid());
+std::string SerializeModule(torch::jit::Module& module, const nlohmann::json& metadata,
+                            const std::string& path) {
+  std::ostringstream out;
   try {
     torch::jit::ExtraFilesMap extra{{kModelMetadataName, metadata.dump(1)}};
-    module.save(tmp, extra);
+    module.save(out, extra);
   } catch (const c10::Error& e) {
-    std::remove(tmp.c_str());
     throw ModelError("cannot write model '" + path + "': " + e.what_without_backtrace());
   }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-    std::remove(tmp.c_str());
-    throw ModelError("cannot write model '" + path + "': rename failed");
-  }
+  return std::move(out).str();
 }
 
 }  // namespace internal

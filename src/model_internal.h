@@ -46,8 +46,9 @@ std::vector<Prediction> PredictTensors(torch::jit::Module& module,
                                        int batch_size, int max_window_frames,
                                        torch::Device device = torch::kCPU);
 
-// Saves `module` with metadata to `path` via a temporary file and rename. Throws ModelError.
-void SaveModule(torch::jit::Module& module, const nlohmann::json& metadata,
-                const std::string& path);
+// The bytes of `module` saved as TorchScript with `metadata` as its voxsex.json extra file, for
+// WriteFilesAtomic. Throws ModelError naming `path` (the destination, for the message).
+std::string SerializeModule(torch::jit::Module& module, const nlohmann::json& metadata,
+                            const std::string& path);
 
 }  // namespace voxsex::internal

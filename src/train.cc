@@ -38,77 +38,110 @@ struct Example {
   torch::Tensor features;
 };
 
-// Maps id -> audio path for every audio file in `dir`. Two files with one id: FormatError.
-std::map<std::string, std::string> IndexAudioDir(const std::string& dir) {
-  std::map<std::string, std::string> index;
+// Maps id -> the audio files in `dir` with that id (file name without extension).
+std::map<std::string, std::vector<std::string>> IndexAudioDir(const std::string& dir) {
+  std::map<std::string, std::vector<std::string>> index;
   std::error_code ec;
   fs::directory_iterator it(dir, ec);
   if (ec) throw FormatError("cannot list audio directory '" + dir + "': " + ec.message());
-  for (const auto& entry : it) {
-    const std::string path = entry.path().string();
-    if (!HasAudioExtension(path) || !entry.is_regular_file(ec)) continue;
-    const std::string id = entry.path().stem().string();
-    auto [pos, inserted] = index.emplace(id, path);
-    if (!inserted) {
-      throw FormatError("two audio files have id '" + id + "': '" + pos->second + "' and '" +
-                        path + "'");
-    }
+  for (; it != fs::directory_iterator(); it.increment(ec)) {
+    if (ec) throw FormatError("cannot list audio directory '" + dir + "': " + ec.message());
+    const std::string path = it->path().string();
+    std::error_code type_ec;
+    if (!HasAudioExtension(path) || it->is_directory(type_ec)) continue;
+    index[it->path().stem().string()].push_back(path);
   }
+  if (ec) throw FormatError("cannot list audio directory '" + dir + "': " + ec.message());
   return index;
 }
 
-// Reads targets and computes log-mel of each file on `num_threads` threads. Files that cannot be
-// read are skipped with a warning; a target without an audio file is a FormatError.
-std::vector<Example> LoadExamples(const std::string& targets_path, std::string audio_dir,
-                                  const MelOptions& mel, double max_file_s, int num_threads) {
+// Examples read by LoadExamples, and how many of the targets' files were skipped.
+struct LoadedExamples {
+  std::vector<Example> examples;
+  long num_skipped = 0;
+};
+
+// Reads targets and computes log-mel of each file on `num_threads` threads. A target whose id has
+// no audio file, or two, is a FormatError naming the targets line. Files that cannot be read, or
+// that CheckAudio refuses (too short, no signal), are skipped with a warning each and a count;
+// with `strict` they are an AudioError instead, after all were tried.
+LoadedExamples LoadExamples(const std::string& targets_path, std::string audio_dir,
+                            const MelOptions& mel, double max_file_s, int num_threads,
+                            bool strict) {
   if (audio_dir.empty()) audio_dir = fs::path(targets_path).parent_path().string();
   if (audio_dir.empty()) audio_dir = ".";
   const auto targets = ReadTargets(targets_path);
+  if (targets.empty()) throw FormatError(targets_path + ": no targets");
   const auto index = IndexAudioDir(audio_dir);
   std::vector<std::string> paths;
   for (const auto& t : targets) {
+    const std::string where = targets_path + ":" + std::to_string(t.line_number) + ": ";
     auto it = index.find(t.id);
     if (it == index.end()) {
-      throw FormatError(targets_path + ": no audio file for id '" + t.id + "' in '" + audio_dir +
-                        "'");
+      throw FormatError(where + "no audio file for id '" + t.id + "' in '" + audio_dir + "'");
     }
-    paths.push_back(it->second);
+    if (it->second.size() > 1) {
+      throw FormatError(where + "id '" + t.id + "' has " + std::to_string(it->second.size()) +
+                        " audio files in '" + audio_dir + "': '" + it->second[0] + "' and '" +
+                        it->second[1] + "'");
+    }
+    paths.push_back(it->second[0]);
   }
   std::vector<Example> examples(targets.size());
   std::vector<std::string> errors(targets.size());
   std::atomic<std::size_t> next{0};
-  auto work = [&]() {
-    MelFrontend frontend(mel);
-    AudioReaderOptions ropts;
-    ropts.target_sample_rate_hz = mel.sample_rate_hz;
-    for (std::size_t i = next++; i < targets.size(); i = next++) {
-      try {
-        Audio audio = ReadAudio(paths[i], ropts);
-        const auto max_samples = static_cast<std::size_t>(max_file_s * audio.sample_rate_hz);
-        if (audio.samples.size() > max_samples) audio.samples.resize(max_samples);
-        LogMel lm = frontend.Compute(audio.samples);
-        examples[i] = {targets[i].id, targets[i].gender, internal::ToTensor(lm)};
-      } catch (const std::exception& e) {  // voxsex::Error, or bad_alloc on a huge file
-        errors[i] = e.what();
+  auto work = [&]() noexcept {
+    try {
+      MelFrontend frontend(mel);
+      AudioReaderOptions ropts;
+      ropts.target_sample_rate_hz = mel.sample_rate_hz;
+      for (std::size_t i = next++; i < targets.size(); i = next++) {
+        try {
+          Audio audio = ReadAudio(paths[i], ropts);
+          const AudioCheck check = CheckAudio(audio);
+          if (!check.refusal.empty()) {
+            errors[i] = "cannot use '" + paths[i] + "': " + check.refusal;
+            continue;
+          }
+          const auto max_samples = static_cast<std::size_t>(max_file_s * audio.sample_rate_hz);
+          if (audio.samples.size() > max_samples) audio.samples.resize(max_samples);
+          LogMel lm = frontend.Compute(audio.samples);
+          examples[i] = {targets[i].id, targets[i].gender, internal::ToTensor(lm)};
+        } catch (const std::exception& e) {  // voxsex::Error, or bad_alloc on a huge file
+          errors[i] = e.what();
+        }
       }
+    } catch (const std::exception& e) {  // the front end could not be built: every file fails
+      for (std::size_t i = next++; i < targets.size(); i = next++) errors[i] = e.what();
     }
   };
   std::vector<std::thread> threads;
   for (int k = 0; k < num_threads; ++k) threads.emplace_back(work);
   for (auto& t : threads) t.join();
-  std::vector<Example> ok;
-  long skipped = 0;
+  LoadedExamples loaded;
   for (std::size_t i = 0; i < examples.size(); ++i) {
     if (!errors[i].empty()) {
-      spdlog::warn("skipping {}", errors[i]);
-      ++skipped;
+      if (strict) {
+        spdlog::error("{}", errors[i]);
+      } else {
+        spdlog::warn("skipping {}", errors[i]);
+      }
+      ++loaded.num_skipped;
     } else {
-      ok.push_back(std::move(examples[i]));
+      loaded.examples.push_back(std::move(examples[i]));
     }
   }
-  if (skipped > 0) spdlog::warn("{}: skipped {} unreadable files", targets_path, skipped);
-  if (ok.empty()) throw FormatError(targets_path + ": no readable audio");
-  return ok;
+  if (loaded.num_skipped > 0) {
+    if (strict) {
+      throw AudioError(targets_path + ": " + std::to_string(loaded.num_skipped) + " of " +
+                       std::to_string(targets.size()) +
+                       " audio files cannot be used (--strict); nothing written");
+    }
+    spdlog::warn("{}: skipped {} of {} audio files that cannot be used", targets_path,
+                 loaded.num_skipped, targets.size());
+  }
+  if (loaded.examples.empty()) throw FormatError(targets_path + ": no usable audio");
+  return loaded;
 }
 
 // Converts log(mel + eps) to log(gain * mel + eps): an exact gain change in the power domain.
@@ -300,7 +333,7 @@ std::string TrainOptions::ToString() const {
     << ", crop_s=[" << crop_min_s << ", " << crop_max_s << "], gain_db=" << gain_db
     << ", freq_masks=" << freq_masks << "x" << freq_mask_bands << ", time_masks=" << time_masks
     << "x" << time_mask_ratio << ", feature_norm=" << feature_norm << ", ema_decay=" << ema_decay
-    << ", ensemble=" << ensemble << ")";
+    << ", ensemble=" << ensemble << ", strict=" << strict << ")";
   return s.str();
 }
 
@@ -464,10 +497,16 @@ TrainResult TrainImpl(const TrainOptions& opts) {
   const MelOptions& mel = loaded.mel;
   spdlog::info("front end: {}", mel.ToString());
 
-  auto train = LoadExamples(opts.targets_path, opts.audio_dir, mel, opts.max_train_file_s, threads);
+  LoadedExamples train_loaded = LoadExamples(opts.targets_path, opts.audio_dir, mel,
+                                             opts.max_train_file_s, threads, opts.strict);
+  std::vector<Example>& train = train_loaded.examples;
+  long num_skipped = train_loaded.num_skipped;
   std::vector<Example> val;
   if (!opts.val_targets_path.empty()) {
-    val = LoadExamples(opts.val_targets_path, opts.val_audio_dir, mel, 1e9, threads);
+    LoadedExamples val_loaded =
+        LoadExamples(opts.val_targets_path, opts.val_audio_dir, mel, 1e9, threads, opts.strict);
+    val = std::move(val_loaded.examples);
+    num_skipped += val_loaded.num_skipped;
   }
   long counts[2] = {0, 0};
   for (const auto& ex : train) counts[ex.gender]++;
@@ -499,6 +538,7 @@ TrainResult TrainImpl(const TrainOptions& opts) {
   TrainResult result;
   result.num_train_files = static_cast<long>(train.size());
   result.num_val_files = static_cast<long>(val.size());
+  result.num_skipped_files = num_skipped;
   for (int k = 0; k < opts.ensemble; ++k) {
     // A fresh load rather than Module::clone(): cloned parameters are not leaves of the graph.
     torch::jit::Module member = internal::LoadModule(opts.init_model_path).module;
@@ -568,10 +608,12 @@ TrainResult TrainImpl(const TrainOptions& opts) {
       {"seconds", result.seconds},
       {"members", members_json}};
   if (!val.empty()) meta["metrics"] = {{"validation", MetricsJson(val_metrics)}};
+  // The model and its log replace the old ones together, atomically: a run killed at any moment
+  // leaves both as they were or both whole.
   const std::string log_path = TrainingLogPath(opts.out_path);
-  WriteFileAtomic(log_path, TrainingLogTsv(members_json));
+  WriteFilesAtomic({{log_path, TrainingLogTsv(members_json)},
+                    {opts.out_path, internal::SerializeModule(model, meta, opts.out_path)}});
   spdlog::info("wrote per-epoch log {}", log_path);
-  internal::SaveModule(model, meta, opts.out_path);
   if (val.empty()) {
     spdlog::info("wrote {} (no validation set: last epoch kept) in {:.1f} s", opts.out_path,
                  result.seconds);

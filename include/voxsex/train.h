@@ -40,6 +40,9 @@ struct TrainOptions {
   // Exponential moving average of the weights, evaluated and kept instead of the raw weights
   // (0 = off; 0.995 when tried). Per optimiser step. Off by default: no gain on dev.
   double ema_decay = 0.0;
+  // Audio files that cannot be read or used (CheckAudio refuses them) are skipped with a warning;
+  // with strict they make Train throw AudioError before training, after all files were tried.
+  bool strict = false;
 
   // Called after every training batch with the examples done so far in this epoch and the
   // epoch's total (done == total at the end of the epoch, before its log line); may be empty.
@@ -58,9 +61,13 @@ struct TrainResult {
   double seconds = 0.0;
   long num_train_files = 0;
   long num_val_files = 0;
+  long num_skipped_files = 0;  // training and validation files skipped as unusable
 };
 
-// Trains and writes opts.out_path. Throws ConfigError, FormatError, AudioError or ModelError.
+// Trains and writes opts.out_path and its per-epoch log (<out stem>.training.tsv) together atomically.
+// Throws ConfigError (options), FormatError (targets: malformed line, duplicated id, unknown label,
+// an id with no audio file or with two, each naming the file and line), AudioError (opts.strict
+// and some audio unusable) or ModelError.
 TrainResult Train(const TrainOptions& opts);
 
 }  // namespace voxsex

@@ -47,7 +47,16 @@ CLI::App* setup_train(CLI::App& app, TrainOptions& o) {
       ->check(CLI::IsMember({"global", "none"}))
       ->capture_default_str();
   cmd->add_option("--ema-decay", o.ema_decay, "Decay of the weight moving average that is evaluated and kept (0 = off)")->capture_default_str();
+  cmd->add_flag("--strict", o.strict,
+                "Fail (exit status 1, nothing written) when an audio file cannot be read or used, "
+                "instead of skipping it with a warning");
   cmd->footer(
+      "Targets files: id<TAB>gender lines (0 male, 1 female); CRLF line ends, a UTF-8 BOM,\n"
+      "trailing whitespace, blank lines and a header line 'id<TAB>gender' are accepted. A\n"
+      "malformed line, a duplicated id, another label or an id without exactly one audio file\n"
+      "is an error naming the file and line (exit status 2).\n"
+      "Exit status: 0 trained and written; 1 some audio files were skipped as unusable (model\n"
+      "written) or, with --strict, nothing written; 2 usage, targets, model or output error.\n\n"
       "Example:\n  voxsex train --targets data/train/targets.tsv --val-targets data/dev/targets.tsv "
       "--out my.pt");
   return cmd;
@@ -72,7 +81,15 @@ int run_train(const TrainOptions& opts) {
     };
   }
   try {
-    Train(o);
+    const TrainResult result = Train(o);
+    if (result.num_skipped_files > 0) {
+      spdlog::warn("{} audio files were skipped (see the warnings above); exit status 1",
+                   result.num_skipped_files);
+      return 1;
+    }
+  } catch (const AudioError& e) {  // --strict: unusable audio files, each logged above
+    spdlog::error("{}", e.what());
+    return 1;
   } catch (const Error& e) {
     spdlog::error("{}", e.what());
     return 2;
