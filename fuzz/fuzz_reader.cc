@@ -158,7 +158,7 @@ void CheckLogMel(const voxsex::LogMel& log_mel, std::size_t num_samples,
   }
 }
 
-void CheckAudio(const voxsex::Audio& audio, int target_rate_hz) {
+void CheckReadAudio(const voxsex::Audio& audio, int target_rate_hz) {
   if (target_rate_hz > 0) {
     FUZZ_CHECK(audio.sample_rate_hz == target_rate_hz);
   } else {
@@ -182,7 +182,10 @@ void Run(const std::uint8_t* data, std::size_t size) {
   opts.target_sample_rate_hz = target_rate_hz;
   opts.max_duration_s = kMaxDurationS;
   const voxsex::Audio audio = voxsex::ReadAudio(path, opts);
-  CheckAudio(audio, target_rate_hz);
+  CheckReadAudio(audio, target_rate_hz);
+  // predict's gate (refuse, or flag): never throws; a refusal comes without flags.
+  const voxsex::AudioCheck check = voxsex::CheckAudio(audio);
+  FUZZ_CHECK(check.refusal.empty() || check.flags.empty());
   if (Verbose()) {
     std::fprintf(stderr, "fuzz_reader: read %zu samples at %d Hz (target %d Hz)\n",
                  audio.samples.size(), audio.sample_rate_hz, target_rate_hz);
