@@ -52,16 +52,20 @@ std::vector<std::vector<std::string>> Rows(const fs::path& path) {
   return rows;
 }
 
-// Generates the hostile corpus once per test program into build/tests/work/hostile_corpus.
+// Generates the hostile corpus into build/tests/work/hostile_corpus_<pid>: ctest runs each test in
+// a process of its own, possibly in parallel, so each generates (2-3 s) and removes its own.
 class HostileCorpus : public ::testing::Test {
  protected:
+  static void TearDownTestSuite() {
+    fs::remove_all(root_);
+    fs::remove(Log());
+  }
   static void SetUpTestSuite() {
-    root_ = fs::path(VOXSEX_BUILD_DIR) / "work" / "hostile_corpus";
+    root_ = fs::path(VOXSEX_BUILD_DIR) / "work" / ("hostile_corpus_" + std::to_string(::getpid()));
     const std::string cmd = "/usr/bin/python3 " +
                             Quote(std::string(VOXSEX_SOURCE_DIR) +
                                   "/scripts/make_hostile_corpus.py") +
-                            " " + Quote(root_.string()) + " 2>" +
-                            Quote((fs::path(VOXSEX_BUILD_DIR) / "hostile_corpus.log").string());
+                            " " + Quote(root_.string()) + " 2>" + Quote(Log().string());
     generated_ = std::system(cmd.c_str()) == 0;
     if (!generated_) return;
     for (const auto& row : Rows(root_ / "expected.tsv")) {
@@ -71,10 +75,11 @@ class HostileCorpus : public ::testing::Test {
   void SetUp() override {
     ASSERT_TRUE(generated_) << "scripts/make_hostile_corpus.py failed (needs numpy and sox, "
                                "installed by scripts/setup.sh): "
-                            << ReadFile(fs::path(VOXSEX_BUILD_DIR) / "hostile_corpus.log");
+                            << ReadFile(Log());
     ASSERT_GE(expected_.size(), 60u);
   }
   static fs::path Audio() { return root_ / "audio"; }
+  static fs::path Log() { return root_.string() + ".log"; }
 
   static inline fs::path root_;
   static inline bool generated_ = false;
@@ -230,7 +235,11 @@ TEST(Hostile, TruncatedOrForeignModelIsAClearErrorWithoutABacktrace) {
 // Bad targets files: train and eval give the file and line, and write nothing.
 class BadTargets : public ::testing::Test {
  protected:
-  void SetUp() override { dir_ = FreshDir("bad_targets"); }
+  // One directory per test: ctest runs the tests of this suite in parallel.
+  void SetUp() override {
+    dir_ = FreshDir(std::string("bad_targets_") +
+                    ::testing::UnitTest::GetInstance()->current_test_info()->name());
+  }
   // Writes targets.tsv (bytes as given) and runs train on the fixture clips with it.
   voxsex::test::RunResult Train(const std::string& targets, const std::string& extra = "") {
     { std::ofstream(dir_ / "targets.tsv", std::ios::binary) << targets; }
