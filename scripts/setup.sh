@@ -13,7 +13,7 @@ packages=(
   help2man dpkg-dev
   # the pictures of `voxsex eval --report` (scripts/plot_report.py)
   python3-matplotlib
-  # the libFuzzer target (scripts/fuzz.sh) and the sanitizer builds (scripts/sanitize.sh)
+  # the libFuzzer target (scripts/fuzz.sh)
   clang-14 libfuzzer-14-dev
   # only for the scripts that export the architecture and regenerate test data
   python3-torch python3-torchaudio sox libsox-fmt-all

@@ -227,9 +227,15 @@ TEST(Faults, TwentyThousandFilesRunInFlatMemoryWithoutLeakingDescriptors) {
   const long large_kib = PredictPeakKiB(20000, kMaxOpenFiles);
   std::cout << "[ NOTE     ] peak RSS: 2,000 files " << small_kib / 1024 << " MiB, 20,000 files "
             << large_kib / 1024 << " MiB\n";
+#ifdef __SANITIZE_ADDRESS__
+  // AddressSanitizer holds up to 256 MiB of freed memory back (its use-after-free quarantine), so
+  // peak RSS says nothing about voxsex here; the descriptor limit above still holds.
+  std::cout << "[ NOTE     ] ASan build: memory flatness not judged (quarantine)\n";
+#else
   // Flat: ten times the files may add the per-file bookkeeping (ids, answers; well under 1 KiB
   // per file), not their audio or features.
   EXPECT_LT(large_kib - small_kib, 20 * 1024) << small_kib << " KiB vs " << large_kib << " KiB";
+#endif
 }
 
 }  // namespace
