@@ -19,57 +19,15 @@
 #include <mutex>
 #include <sstream>
 
+#include "fftw_util.h"
 #include "voxsex/error.h"
 
 namespace voxsex {
 namespace {
 
-// FFTW's planner is not thread-safe (only fftwf_execute is): every plan creation and destruction
-// takes this lock. See https://www.fftw.org/fftw3_doc/Thread-safety.html
-std::mutex& FftwPlannerMutex() {
-  static std::mutex m;
-  return m;
-}
-
-struct FftwFree {
-  void operator()(void* p) const { fftwf_free(p); }
-};
-template <typename T>
-using FftwBuffer = std::unique_ptr<T[], FftwFree>;
-
-template <typename T>
-FftwBuffer<T> AllocFftw(std::size_t n) {
-  T* p = static_cast<T*>(fftwf_malloc(sizeof(T) * n));
-  if (p == nullptr) throw std::bad_alloc();
-  return FftwBuffer<T>(p);
-}
-
-// Owns an fftwf_plan; creation and destruction are serialised by FftwPlannerMutex().
-class FftwR2cPlan {
- public:
-  // Plans an out-of-place real-to-complex DFT of size n from `in` to `out` (n / 2 + 1 bins).
-  // FFTW_ESTIMATE leaves the buffers untouched while planning and is deterministic;
-  // FFTW_PRESERVE_INPUT keeps the zero padding around the window intact between frames.
-  FftwR2cPlan(int n, float* in, fftwf_complex* out) {
-    std::lock_guard<std::mutex> lock(FftwPlannerMutex());
-    plan_ = fftwf_plan_dft_r2c_1d(n, in, out, FFTW_ESTIMATE | FFTW_PRESERVE_INPUT);
-    if (plan_ == nullptr) {
-      throw ConfigError("MelFrontend: FFTW could not plan a real-to-complex DFT of n_fft=" +
-                        std::to_string(n));
-    }
-  }
-  ~FftwR2cPlan() {
-    std::lock_guard<std::mutex> lock(FftwPlannerMutex());
-    fftwf_destroy_plan(plan_);
-  }
-  FftwR2cPlan(const FftwR2cPlan&) = delete;
-  FftwR2cPlan& operator=(const FftwR2cPlan&) = delete;
-
-  void Execute() const { fftwf_execute(plan_); }
-
- private:
-  fftwf_plan plan_ = nullptr;
-};
+using internal::AllocFftw;
+using internal::FftwBuffer;
+using internal::FftwPlan;
 
 // Slaney mel scale (librosa / torchaudio mel_scale="slaney"): linear below 1 kHz, log above.
 constexpr double kFSp = 200.0 / 3.0;
@@ -190,7 +148,7 @@ struct MelFrontend::Impl {
 
   FftwBuffer<float> frame;           // n_fft real input; zero outside the window
   FftwBuffer<fftwf_complex> spectrum;  // n_fft / 2 + 1 bins
-  std::unique_ptr<FftwR2cPlan> plan;
+  std::unique_ptr<FftwPlan> plan;
 
   std::vector<float> power;   // n_freqs, reused across frames
   std::vector<float> padded;  // centre-padded signal, reused across calls
@@ -225,7 +183,9 @@ struct MelFrontend::Impl {
     frame = AllocFftw<float>(opts.n_fft);
     spectrum = AllocFftw<fftwf_complex>(n_freqs);
     std::memset(frame.get(), 0, sizeof(float) * opts.n_fft);
-    plan = std::make_unique<FftwR2cPlan>(opts.n_fft, frame.get(), spectrum.get());
+    // FFTW_PRESERVE_INPUT keeps the zero padding around the window intact between frames.
+    plan = std::make_unique<FftwPlan>(
+        FftwPlan::R2c(opts.n_fft, frame.get(), spectrum.get(), FFTW_PRESERVE_INPUT));
     power.resize(n_freqs);
   }
 
