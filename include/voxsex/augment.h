@@ -1,0 +1,88 @@
+// Training-time data augmentation on waveforms: additive noise (white, pink, babble) at a random
+// SNR, reverberation, telephone channel, clipping, gain and speed perturbation.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <random>
+#include <string>
+#include <vector>
+
+namespace voxsex {
+
+// What Augmenter::Apply does to one training crop. Each effect is drawn independently with its
+// probability; a probability of 0 turns the effect off. Levels are in dB relative to full scale
+// (dBFS) or as signal-to-noise ratios (SNR, dB, signal and noise power over the whole crop).
+struct AugmentOptions {
+  // Additive noise: with noise_prob, one of white, pink (1/f) or babble (the sum of
+  // babble_min_talkers..babble_max_talkers other training utterances) at an SNR drawn uniformly
+  // in [snr_min_db, snr_max_db].
+  double noise_prob = 0.0;
+  double snr_min_db = 0.0;
+  double snr_max_db = 30.0;
+  int babble_min_talkers = 3;
+  int babble_max_talkers = 7;
+  // Reverberation: convolution with a synthetic room impulse response (a direct path followed by
+  // exponentially decaying Gaussian noise, Lehmann-Johansson style) whose RT60 is drawn uniformly in
+  // [rt60_min_s, rt60_max_s]; the result is level-matched to the input.
+  double reverb_prob = 0.0;
+  double rt60_min_s = 0.2;
+  double rt60_max_s = 1.0;
+  // Telephone channel: 300-3400 Hz band-pass, 8 kHz, 8-bit u-law (G.711), back to the input rate.
+  double telephone_prob = 0.0;
+  // Hard clipping: amplified by a gain drawn uniformly in [clip_min_db, clip_max_db], clipped at
+  // full scale.
+  double clip_prob = 0.0;
+  double clip_min_db = 3.0;
+  double clip_max_db = 24.0;
+  // Speed perturbation (tempo and pitch together, as Ko et al., Interspeech 2015): resampled by a
+  // factor drawn uniformly in [1 - speed_range, 1 + speed_range]. Changes the length.
+  double speed_prob = 0.0;
+  double speed_range = 0.05;
+  // Gain drawn uniformly in [-gain_db, +gain_db], applied last (without clipping).
+  double gain_db = 0.0;
+
+  // Throws ConfigError when a field is out of range.
+  void Validate() const;
+  std::string ToString() const;
+  // True when Apply changes nothing (every probability and gain_db are 0).
+  bool IsIdentity() const;
+};
+
+// Applies AugmentOptions to mono float waveforms at one sample rate. Holds FFTW plans and buffers
+// for the reverberation: not thread-safe, use one instance per thread.
+class Augmenter {
+ public:
+  // `babble_pool`: utterances (mono, at sample_rate_hz) that babble is drawn from; they must
+  // outlive the Augmenter. May be empty, in which case babble is replaced by pink noise.
+  // Throws ConfigError for invalid options or sample rate.
+  Augmenter(const AugmentOptions& opts, int sample_rate_hz,
+            std::vector<const std::vector<float>*> babble_pool = {});
+  ~Augmenter();
+  Augmenter(const Augmenter&) = delete;
+  Augmenter& operator=(const Augmenter&) = delete;
+
+  // Returns an augmented copy of `samples` (all effects drawn from `rng`: the same seed gives the
+  // same result). Effects apply in the order speed, reverberation, noise, telephone, clipping,
+  // gain. Every effect but speed keeps the length. Never throws for finite input of any length.
+  std::vector<float> Apply(const std::vector<float>& samples, std::mt19937_64& rng);
+
+  // The individual effects, for tests and tools; each keeps the length of `x` unless stated.
+  // Mixes `noise` (looped or cut to x's length) into x at snr_db (power over the whole signal).
+  static void MixAtSnr(std::vector<float>& x, const std::vector<float>& noise, double snr_db);
+  // Pink (1/f power) noise of n samples, unit variance (Paul Kellet's filter on white noise).
+  static std::vector<float> PinkNoise(std::size_t n, std::mt19937_64& rng);
+  // Telephone channel at sample rate `sample_rate_hz` (see AugmentOptions::telephone_prob).
+  static std::vector<float> Telephone(const std::vector<float>& x, int sample_rate_hz);
+  // Convolves x with a synthetic room impulse response of RT60 rt60_s, cut to x's length and
+  // level-matched (same RMS).
+  void Reverb(std::vector<float>& x, double rt60_s, std::mt19937_64& rng);
+  // The sum of `talkers` random crops of babble_pool utterances, each at equal power, n samples.
+  std::vector<float> Babble(std::size_t n, int talkers, std::mt19937_64& rng) const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace voxsex
