@@ -12,14 +12,17 @@
 #include <map>
 #include <mutex>
 #include <random>
+#include <set>
 #include <sstream>
 #include <thread>
 
 #include "model_internal.h"
 #include "voxsex/audio.h"
+#include "voxsex/augment.h"
 #include "voxsex/error.h"
 #include "voxsex/metrics.h"
 #include "voxsex/tsv.h"
+#include "voxsex/vad.h"
 
 namespace voxsex {
 namespace {
@@ -31,11 +34,15 @@ double Seconds(Clock::time_point since) {
   return std::chrono::duration<double>(Clock::now() - since).count();
 }
 
-// One labelled file, as log-mel [num_mels, num_frames].
+// One labelled file: log-mel [num_mels, num_frames] of its speech frames (every frame without
+// VAD) and, for training files, the waveform and the indices of its speech frames.
 struct Example {
   std::string id;
   int gender = 0;
+  std::uint64_t audio_hash = 0;    // FNV-1a 64 of the decoded samples' bytes
   torch::Tensor features;
+  std::vector<float> samples;      // training files only: mono, at the front end's rate
+  std::vector<int> speech_frames;  // training files only: empty when VAD is off or found none
 };
 
 // Maps id -> the audio files in `dir` with that id (file name without extension).
@@ -61,16 +68,17 @@ struct LoadedExamples {
   long num_skipped = 0;
 };
 
-// Reads targets and computes log-mel of each file on `num_threads` threads. A target whose id has
+// Reads targets and computes log-mel of each file on `num_threads` threads, keeping only the speech
+// frames when `vad` is given; with keep_samples the waveform and speech frame indices are kept too. A target whose id has
 // no audio file, or two, is a FormatError naming the targets line. Files that cannot be read, or
 // that CheckAudio refuses (too short, no signal), are skipped with a warning each and a count;
 // with `strict` they are an AudioError instead, after all were tried.
-LoadedExamples LoadExamples(const std::string& targets_path, std::string audio_dir,
-                            const MelOptions& mel, double max_file_s, int num_threads,
-                            bool strict) {
+LoadedExamples LoadExamples(const std::string& targets_path, const std::vector<Target>& targets,
+                            std::string audio_dir, const MelOptions& mel, double max_file_s,
+                            int num_threads, bool strict, const VadOptions* vad,
+                            bool keep_samples) {
   if (audio_dir.empty()) audio_dir = fs::path(targets_path).parent_path().string();
   if (audio_dir.empty()) audio_dir = ".";
-  const auto targets = ReadTargets(targets_path);
   if (targets.empty()) throw FormatError(targets_path + ": no targets");
   const auto index = IndexAudioDir(audio_dir);
   std::vector<std::string> paths;
@@ -106,7 +114,24 @@ LoadedExamples LoadExamples(const std::string& targets_path, std::string audio_d
           const auto max_samples = static_cast<std::size_t>(max_file_s * audio.sample_rate_hz);
           if (audio.samples.size() > max_samples) audio.samples.resize(max_samples);
           LogMel lm = frontend.Compute(audio.samples);
-          examples[i] = {targets[i].id, targets[i].gender, internal::ToTensor(lm)};
+          Example& ex = examples[i];
+          ex.id = targets[i].id;
+          ex.gender = targets[i].gender;
+          std::uint64_t h = 0xcbf29ce484222325ull;  // FNV-1a 64
+          for (const float v : audio.samples) {
+            const auto* bytes = reinterpret_cast<const unsigned char*>(&v);
+            for (std::size_t k = 0; k < sizeof v; ++k) h = (h ^ bytes[k]) * 0x100000001b3ull;
+          }
+          ex.audio_hash = h;
+          if (vad != nullptr) {
+            SpeechSelection sel = SelectSpeech(lm, *vad);
+            if (!sel.no_speech) {
+              lm = KeepFrames(lm, sel.frames);
+              if (keep_samples) ex.speech_frames = std::move(sel.frames);
+            }
+          }
+          ex.features = internal::ToTensor(lm);
+          if (keep_samples) ex.samples = std::move(audio.samples);
         } catch (const std::exception& e) {  // voxsex::Error, or bad_alloc on a huge file
           errors[i] = e.what();
         }
@@ -144,9 +169,73 @@ LoadedExamples LoadExamples(const std::string& targets_path, std::string audio_d
   return loaded;
 }
 
-// Converts log(mel + eps) to log(gain * mel + eps): an exact gain change in the power domain.
-torch::Tensor ApplyGain(const torch::Tensor& log_mel, double gain_power, double eps) {
-  return torch::log((torch::exp(log_mel) - eps).clamp_min(0.0) * gain_power + eps);
+// Speaker of each id from a groups table (columns `id` and `speaker`). Throws FormatError.
+std::map<std::string, std::string> ReadGroups(const std::string& path) {
+  const Table table = ReadTable(path);
+  const auto has = [&](const char* c) {
+    return std::find(table.columns.begin(), table.columns.end(), c) != table.columns.end();
+  };
+  if (!has("id") || !has("speaker")) {
+    throw FormatError(path + ": --groups needs a header with 'id' and 'speaker' columns");
+  }
+  std::map<std::string, std::string> speaker_of;
+  for (const auto& row : table.rows) speaker_of[row.at("id")] = row.at("speaker");
+  return speaker_of;
+}
+
+// Splits `targets` by speaker: the speakers whose FNV-1a hash of "seed/speaker", scaled to [0, 1),
+// falls below `fraction` go to validation (at least one speaker, and never all). A target without
+// a speaker in `speaker_of` is a FormatError naming the targets line.
+std::pair<std::vector<Target>, std::vector<Target>> SplitBySpeaker(
+    const std::vector<Target>& targets, const std::map<std::string, std::string>& speaker_of,
+    const std::string& targets_path, const std::string& groups_path, double fraction,
+    std::uint64_t seed) {
+  std::map<std::string, double> draw;
+  for (const auto& t : targets) {
+    auto it = speaker_of.find(t.id);
+    if (it == speaker_of.end()) {
+      throw FormatError(targets_path + ":" + std::to_string(t.line_number) + ": id '" + t.id +
+                        "' has no speaker in --groups '" + groups_path + "'");
+    }
+    std::uint64_t h = 0xcbf29ce484222325ull;
+    for (unsigned char c : std::to_string(seed) + "/" + it->second) h = (h ^ c) * 0x100000001b3ull;
+    draw[it->second] = static_cast<double>(h >> 11) / 9007199254740992.0;  // 53 bits -> [0, 1)
+  }
+  if (draw.size() < 2) {
+    throw FormatError(targets_path + ": a speaker-disjoint validation set needs at least two speakers");
+  }
+  std::vector<std::pair<double, std::string>> order;
+  for (const auto& [speaker, u] : draw) order.emplace_back(u, speaker);
+  std::sort(order.begin(), order.end());
+  const std::size_t n_val = std::clamp<std::size_t>(
+      static_cast<std::size_t>(std::lround(fraction * static_cast<double>(order.size()))), 1,
+      order.size() - 1);
+  std::set<std::string> val_speakers;
+  for (std::size_t i = 0; i < n_val; ++i) val_speakers.insert(order[i].second);
+  std::pair<std::vector<Target>, std::vector<Target>> split;
+  for (const auto& t : targets) {
+    (val_speakers.count(speaker_of.at(t.id)) ? split.second : split.first).push_back(t);
+  }
+  spdlog::info("speaker-disjoint validation from --groups: {} of {} speakers ({} files) held out",
+               n_val, order.size(), split.second.size());
+  return split;
+}
+
+// Warns about validation files whose decoded audio also appears in training.
+void WarnSharedAudio(const std::vector<Example>& train, const std::vector<Example>& val) {
+  std::map<std::uint64_t, const Example*> by_hash;
+  for (const auto& ex : train) by_hash.emplace(ex.audio_hash, &ex);
+  std::vector<std::string> shared;
+  for (const auto& ex : val) {
+    auto it = by_hash.find(ex.audio_hash);
+    if (it != by_hash.end()) shared.push_back("'" + ex.id + "' = training '" + it->second->id + "'");
+  }
+  if (shared.empty()) return;
+  std::string list;
+  for (std::size_t i = 0; i < shared.size() && i < 5; ++i) list += (i ? ", " : "") + shared[i];
+  spdlog::warn("{} validation files have the same audio as a training file ({}{}): validation "
+               "scores on them are not held-out scores",
+               shared.size(), list, shared.size() > 5 ? ", ..." : "");
 }
 
 struct Batch {
@@ -155,50 +244,127 @@ struct Batch {
   torch::Tensor labels;   // [B]
 };
 
-Batch MakeTrainBatch(const std::vector<Example>& data, const std::vector<std::size_t>& order,
-                     std::size_t begin, std::size_t end, const TrainOptions& opts,
-                     const MelOptions& mel, const torch::Tensor& band_mean,
-                     std::mt19937_64& rng) {
-  const double frames_per_s = static_cast<double>(mel.sample_rate_hz) / mel.hop_length;
-  std::uniform_real_distribution<double> crop_s(opts.crop_min_s, opts.crop_max_s);
-  // Crop lengths are multiples of 16 frames: a bounded set of input shapes for LibTorch's kernels.
-  const int64_t crop = std::max<int64_t>(16, std::lround(crop_s(rng) * frames_per_s / 16) * 16);
-  std::uniform_real_distribution<double> gain_db(-opts.gain_db, opts.gain_db);
-  const int64_t b = static_cast<int64_t>(end - begin);
-  Batch batch;
-  batch.x = torch::zeros({b, 1, mel.num_mels, crop});
-  batch.lengths = torch::empty({b}, torch::kInt64);
-  batch.labels = torch::empty({b}, torch::kInt64);
-  for (int64_t k = 0; k < b; ++k) {
-    const Example& ex = data[order[begin + k]];
-    const int64_t t = ex.features.size(1);
-    const int64_t len = std::min(t, crop);
-    std::uniform_int_distribution<int64_t> start_dist(0, t - len);
-    const int64_t start = start_dist(rng);
-    auto piece = ex.features.narrow(1, start, len);
-    const double g = std::pow(10.0, gain_db(rng) / 10.0);
-    if (opts.gain_db > 0) piece = ApplyGain(piece, g, mel.log_offset);
-    auto dst = batch.x[k][0].narrow(1, 0, len);
-    dst.copy_(piece);
-    // SpecAugment: frequency and time masks filled with the band mean.
-    for (int f = 0; f < opts.freq_masks; ++f) {
-      const int width = std::uniform_int_distribution<int>(0, opts.freq_mask_bands)(rng);
-      if (width == 0) continue;
-      const int f0 = std::uniform_int_distribution<int>(0, mel.num_mels - width)(rng);
-      dst.narrow(0, f0, width).copy_(band_mean.narrow(0, f0, width).unsqueeze(1).expand({width, len}));
+// Makes training batches: a random crop of each waveform, centred on a speech frame, augmented
+// (AugmentOptions), through the front end, its non-speech frames dropped (VAD), SpecAugment.
+// Items are made on `threads` threads, each with its own front end and augmenter; every item draws
+// from its own generator seeded from the caller's, so results do not depend on the thread count.
+class BatchMaker {
+ public:
+  BatchMaker(const TrainOptions& opts, const MelOptions& mel, const AugmentOptions& augment,
+             const std::vector<Example>& data, torch::Tensor band_mean, int threads)
+      : opts_(opts), mel_(mel), data_(data), band_mean_(std::move(band_mean)) {
+    std::vector<const std::vector<float>*> pool;
+    for (const auto& ex : data) pool.push_back(&ex.samples);
+    for (int k = 0; k < std::max(1, threads); ++k) {
+      frontends_.push_back(std::make_unique<MelFrontend>(mel));
+      augmenters_.push_back(std::make_unique<Augmenter>(augment, mel.sample_rate_hz, pool));
     }
-    const auto max_t = static_cast<int64_t>(opts.time_mask_ratio * len);
-    for (int m = 0; m < opts.time_masks && max_t > 0; ++m) {
-      const int64_t width = std::uniform_int_distribution<int64_t>(0, max_t)(rng);
-      if (width == 0) continue;
-      const int64_t t0 = std::uniform_int_distribution<int64_t>(0, len - width)(rng);
-      dst.narrow(1, t0, width).copy_(band_mean.unsqueeze(1).expand({mel.num_mels, width}));
-    }
-    batch.lengths[k] = len;
-    batch.labels[k] = ex.gender;
   }
-  return batch;
-}
+
+  Batch Make(const std::vector<std::size_t>& order, std::size_t begin, std::size_t end,
+             std::mt19937_64& rng) {
+    const double frames_per_s = static_cast<double>(mel_.sample_rate_hz) / mel_.hop_length;
+    std::uniform_real_distribution<double> crop_s(opts_.crop_min_s, opts_.crop_max_s);
+    // Crop lengths are multiples of 16 frames: a bounded set of input shapes for LibTorch.
+    const int64_t crop = std::max<int64_t>(16, std::lround(crop_s(rng) * frames_per_s / 16) * 16);
+    const auto b = static_cast<int64_t>(end - begin);
+    std::vector<std::uint64_t> seeds(b);
+    for (auto& seed : seeds) seed = rng();
+    std::vector<LogMel> items(b);
+    std::vector<std::string> errors(frontends_.size());
+    auto work = [&](std::size_t w) noexcept {
+      try {
+        for (auto k = static_cast<int64_t>(w); k < b; k += static_cast<int64_t>(frontends_.size())) {
+          items[k] = MakeItem(data_[order[begin + k]], crop, seeds[k], w);
+        }
+      } catch (const std::exception& e) {
+        errors[w] = e.what();
+      }
+    };
+    std::vector<std::thread> pool;
+    for (std::size_t w = 1; w < frontends_.size(); ++w) pool.emplace_back(work, w);
+    work(0);
+    for (auto& t : pool) t.join();
+    for (const auto& e : errors) {
+      if (!e.empty()) throw ModelError("making a training batch failed: " + e);
+    }
+    int64_t max_len = 1;
+    for (const auto& lm : items) max_len = std::max<int64_t>(max_len, lm.num_frames);
+    const int64_t width = (max_len + 15) / 16 * 16;
+    Batch batch;
+    batch.x = torch::zeros({b, 1, mel_.num_mels, width});
+    batch.lengths = torch::empty({b}, torch::kInt64);
+    batch.labels = torch::empty({b}, torch::kInt64);
+    for (int64_t k = 0; k < b; ++k) {
+      const LogMel& lm = items[k];
+      auto dst = batch.x[k][0].narrow(1, 0, lm.num_frames);
+      dst.copy_(internal::ToTensor(lm));
+      batch.lengths[k] = lm.num_frames;
+      batch.labels[k] = data_[order[begin + k]].gender;
+    }
+    return batch;
+  }
+
+ private:
+  // One training item: log-mel [frames x num_mels] with at most `crop` frames.
+  LogMel MakeItem(const Example& ex, int64_t crop, std::uint64_t seed, std::size_t worker) {
+    std::mt19937_64 rng(seed);
+    const std::size_t crop_samples = static_cast<std::size_t>(crop - 1) * mel_.hop_length;
+    const std::size_t n = ex.samples.size();
+    std::size_t start = 0, len = n;
+    if (n > crop_samples) {
+      len = crop_samples;
+      std::size_t centre;
+      if (!ex.speech_frames.empty()) {  // centred on a random speech frame of the clean audio
+        const int f = ex.speech_frames[std::uniform_int_distribution<std::size_t>(
+            0, ex.speech_frames.size() - 1)(rng)];
+        centre = static_cast<std::size_t>(f) * mel_.hop_length;
+      } else {
+        centre = std::uniform_int_distribution<std::size_t>(0, n - 1)(rng);
+      }
+      start = std::min(n - len, centre > len / 2 ? centre - len / 2 : 0);
+    }
+    const std::vector<float> piece(ex.samples.begin() + start, ex.samples.begin() + start + len);
+    const std::vector<float> augmented = augmenters_[worker]->Apply(piece, rng);
+    LogMel lm = frontends_[worker]->Compute(augmented);
+    if (opts_.vad) {
+      const SpeechSelection sel = SelectSpeech(lm, opts_.vad_options);
+      if (!sel.no_speech) lm = KeepFrames(lm, sel.frames);
+    }
+    if (lm.num_frames > crop) {  // speed perturbation can lengthen the crop
+      lm.num_frames = static_cast<int>(crop);
+      lm.data.resize(static_cast<std::size_t>(crop) * lm.num_mels);
+    }
+    // SpecAugment (Park et al., 2019): frequency and time masks filled with the band mean.
+    const int len_frames = lm.num_frames;
+    const float* mean = band_mean_.data_ptr<float>();
+    for (int f = 0; f < opts_.freq_masks; ++f) {
+      const int width = std::uniform_int_distribution<int>(0, opts_.freq_mask_bands)(rng);
+      if (width == 0) continue;
+      const int f0 = std::uniform_int_distribution<int>(0, mel_.num_mels - width)(rng);
+      for (int t = 0; t < len_frames; ++t) {
+        for (int m = f0; m < f0 + width; ++m) lm.data[static_cast<std::size_t>(t) * lm.num_mels + m] = mean[m];
+      }
+    }
+    const auto max_t = static_cast<int>(opts_.time_mask_ratio * len_frames);
+    for (int k = 0; k < opts_.time_masks && max_t > 0; ++k) {
+      const int width = std::uniform_int_distribution<int>(0, max_t)(rng);
+      if (width == 0) continue;
+      const int t0 = std::uniform_int_distribution<int>(0, len_frames - width)(rng);
+      for (int t = t0; t < t0 + width; ++t) {
+        std::copy_n(mean, lm.num_mels, lm.data.begin() + static_cast<std::ptrdiff_t>(t) * lm.num_mels);
+      }
+    }
+    return lm;
+  }
+
+  const TrainOptions& opts_;
+  const MelOptions& mel_;
+  const std::vector<Example>& data_;
+  torch::Tensor band_mean_;
+  std::vector<std::unique_ptr<MelFrontend>> frontends_;
+  std::vector<std::unique_ptr<Augmenter>> augmenters_;
+};
 
 // Per-band mean and standard deviation over every frame of the training set.
 // Two passes over the files in float64 (mean, then the unbiased variance about it), so memory
@@ -297,6 +463,18 @@ std::string TrainingLogTsv(const nlohmann::json& members) {
 
 }  // namespace
 
+AugmentOptions DefaultTrainAugment() {
+  AugmentOptions a;
+  a.noise_prob = 0.5;
+  a.snr_min_db = 0.0;
+  a.snr_max_db = 30.0;
+  a.reverb_prob = 0.3;
+  a.telephone_prob = 0.1;
+  a.clip_prob = 0.1;
+  a.speed_prob = 0.0;
+  return a;
+}
+
 void TrainOptions::Validate() const {
   if (targets_path.empty()) throw ConfigError("--targets is required");
   if (out_path.empty()) throw ConfigError("--out is required");
@@ -322,6 +500,9 @@ void TrainOptions::Validate() const {
     throw ConfigError("--feature-norm must be 'global' or 'none'");
   }
   if (!(ema_decay >= 0 && ema_decay < 1)) throw ConfigError("--ema-decay must be in [0, 1)");
+  if (!(val_fraction > 0 && val_fraction <= 0.5)) throw ConfigError("--val-fraction must be in (0, 0.5]");
+  augment.Validate();
+  vad_options.Validate();
 }
 
 std::string TrainOptions::ToString() const {
@@ -333,7 +514,9 @@ std::string TrainOptions::ToString() const {
     << ", crop_s=[" << crop_min_s << ", " << crop_max_s << "], gain_db=" << gain_db
     << ", freq_masks=" << freq_masks << "x" << freq_mask_bands << ", time_masks=" << time_masks
     << "x" << time_mask_ratio << ", feature_norm=" << feature_norm << ", ema_decay=" << ema_decay
-    << ", ensemble=" << ensemble << ", strict=" << strict << ")";
+    << ", ensemble=" << ensemble << ", strict=" << strict << ", groups=" << groups_path
+    << ", val_fraction=" << val_fraction << ", vad=" << vad << ", "
+    << augment.ToString() << ")";
   return s.str();
 }
 
@@ -356,12 +539,55 @@ BinaryMetrics Validate(torch::jit::Module& module, const std::vector<torch::Tens
   return ComputeMetrics(truth, predicted);
 }
 
+// Temperature scaling (Guo et al., "On calibration of modern neural networks", ICML 2017): the T
+// minimising the validation negative log-likelihood of softmax(logits / T), by golden-section search
+// over log T in [log 0.05, log 20].
+double FitTemperature(torch::jit::Module& module, const std::vector<torch::Tensor>& features,
+                      const std::vector<int>& truth, int max_window_frames) {
+  const auto preds = internal::PredictTensors(module, features, 64, max_window_frames);
+  const auto nll = [&](double log_t) {
+    const double t = std::exp(log_t);
+    double sum = 0.0;
+    for (std::size_t i = 0; i < preds.size(); ++i) {
+      const double d = (preds[i].logit_female - preds[i].logit_male) / t;  // logit of p_female
+      const double z = truth[i] == 1 ? d : -d;
+      sum += z > 0 ? std::log1p(std::exp(-z)) : -z + std::log1p(std::exp(z));  // -log sigmoid(z)
+    }
+    return sum / static_cast<double>(preds.size());
+  };
+  double lo = std::log(0.05), hi = std::log(20.0);
+  const double r = (std::sqrt(5.0) - 1.0) / 2.0;
+  double a = hi - r * (hi - lo), b = lo + r * (hi - lo);
+  double fa = nll(a), fb = nll(b);
+  for (int i = 0; i < 60; ++i) {
+    if (fa < fb) {
+      hi = b; b = a; fb = fa; a = hi - r * (hi - lo); fa = nll(a);
+    } else {
+      lo = a; a = b; fa = fb; b = lo + r * (hi - lo); fb = nll(b);
+    }
+  }
+  const double t = std::exp((lo + hi) / 2.0);
+  spdlog::info("calibration: temperature {:.3f} (validation NLL {:.4f} at T = 1, {:.4f} at T)", t,
+               nll(0.0), nll(std::log(t)));
+  return t;
+}
+
+nlohmann::json AugmentJson(const AugmentOptions& a) {
+  return {{"noise_prob", a.noise_prob},         {"snr_db", {a.snr_min_db, a.snr_max_db}},
+          {"babble_talkers", {a.babble_min_talkers, a.babble_max_talkers}},
+          {"reverb_prob", a.reverb_prob},       {"rt60_s", {a.rt60_min_s, a.rt60_max_s}},
+          {"telephone_prob", a.telephone_prob}, {"clip_prob", a.clip_prob},
+          {"clip_db", {a.clip_min_db, a.clip_max_db}},
+          {"speed_prob", a.speed_prob},         {"speed_range", a.speed_range},
+          {"gain_db", a.gain_db}};
+}
+
 // Trains `module` in place with seed `seed`; with a validation set, leaves it at the epoch with
 // the best validation balanced accuracy.
 MemberResult TrainMember(torch::jit::Module& module, const std::vector<Example>& train,
                          const std::vector<torch::Tensor>& val_features,
                          const std::vector<int>& val_truth, const TrainOptions& opts,
-                         const MelOptions& mel, const torch::Tensor& band_mean,
+                         const MelOptions& mel, BatchMaker& batches,
                          const torch::Tensor& class_weight, std::uint64_t seed, int member,
                          const std::string& tag) {
   torch::manual_seed(seed);
@@ -403,7 +629,7 @@ MemberResult TrainMember(torch::jit::Module& module, const std::vector<Example>&
         static_cast<torch::optim::AdamWOptions&>(group.options()).lr(lr);
       }
       ++step;
-      Batch batch = MakeTrainBatch(train, order, b, e, opts, mel, band_mean, rng);
+      Batch batch = batches.Make(order, b, e, rng);
       auto logits = module.forward({batch.x, batch.lengths}).toTensor();
       auto loss = torch::nn::functional::cross_entropy(
           logits, batch.labels,
@@ -497,16 +723,49 @@ TrainResult TrainImpl(const TrainOptions& opts) {
   const MelOptions& mel = loaded.mel;
   spdlog::info("front end: {}", mel.ToString());
 
-  LoadedExamples train_loaded = LoadExamples(opts.targets_path, opts.audio_dir, mel,
-                                             opts.max_train_file_s, threads, opts.strict);
+  const VadOptions* vad = opts.vad ? &opts.vad_options : nullptr;
+  std::vector<Target> train_targets = ReadTargets(opts.targets_path);
+  std::vector<Target> val_targets;
+  std::string val_targets_path = opts.val_targets_path, val_audio_dir = opts.val_audio_dir;
+  if (!opts.val_targets_path.empty()) val_targets = ReadTargets(opts.val_targets_path);
+  if (!opts.groups_path.empty()) {
+    const auto speaker_of = ReadGroups(opts.groups_path);
+    if (opts.val_targets_path.empty()) {
+      auto split = SplitBySpeaker(train_targets, speaker_of, opts.targets_path, opts.groups_path,
+                                  opts.val_fraction, opts.seed);
+      train_targets = std::move(split.first);
+      val_targets = std::move(split.second);
+      val_targets_path = opts.targets_path;  // same file, same audio directory
+      val_audio_dir = opts.audio_dir;
+    } else {
+      std::set<std::string> train_speakers, both;
+      for (const auto& t : train_targets) {
+        if (auto it = speaker_of.find(t.id); it != speaker_of.end()) train_speakers.insert(it->second);
+      }
+      for (const auto& t : val_targets) {
+        auto it = speaker_of.find(t.id);
+        if (it != speaker_of.end() && train_speakers.count(it->second)) both.insert(it->second);
+      }
+      if (!both.empty()) {
+        spdlog::warn("{} speakers are in both training and validation (e.g. '{}'): validation is "
+                     "not speaker-disjoint",
+                     both.size(), *both.begin());
+      }
+    }
+  }
+  LoadedExamples train_loaded =
+      LoadExamples(opts.targets_path, train_targets, opts.audio_dir, mel, opts.max_train_file_s,
+                   threads, opts.strict, vad, /*keep_samples=*/true);
   std::vector<Example>& train = train_loaded.examples;
   long num_skipped = train_loaded.num_skipped;
   std::vector<Example> val;
-  if (!opts.val_targets_path.empty()) {
-    LoadedExamples val_loaded =
-        LoadExamples(opts.val_targets_path, opts.val_audio_dir, mel, 1e9, threads, opts.strict);
+  if (!val_targets.empty()) {
+    LoadedExamples val_loaded = LoadExamples(val_targets_path, val_targets, val_audio_dir, mel,
+                                             1e9, threads, opts.strict, vad,
+                                             /*keep_samples=*/false);
     val = std::move(val_loaded.examples);
     num_skipped += val_loaded.num_skipped;
+    WarnSharedAudio(train, val);
   }
   long counts[2] = {0, 0};
   for (const auto& ex : train) counts[ex.gender]++;
@@ -533,6 +792,12 @@ TrainResult TrainImpl(const TrainOptions& opts) {
   const auto class_weight =
       torch::tensor({n / (2.0 * counts[0]), n / (2.0 * counts[1])}, torch::kFloat32);
 
+  AugmentOptions augment = opts.augment;
+  augment.gain_db = opts.gain_db;
+  spdlog::info("{}", augment.ToString());
+  if (opts.vad) spdlog::info("{}", opts.vad_options.ToString());
+  BatchMaker batches(opts, mel, augment, train, band_mean, threads);
+
   std::vector<torch::jit::Module> members;
   nlohmann::json members_json = nlohmann::json::array();
   TrainResult result;
@@ -550,7 +815,7 @@ TrainResult TrainImpl(const TrainOptions& opts) {
     const std::uint64_t seed = opts.seed + static_cast<std::uint64_t>(k);
     const std::string tag =
         opts.ensemble > 1 ? fmt::format("member {}/{} (seed {}): ", k + 1, opts.ensemble, seed) : "";
-    MemberResult r = TrainMember(member, train, val_features, val_truth, opts, mel, band_mean,
+    MemberResult r = TrainMember(member, train, val_features, val_truth, opts, mel, batches,
                                  class_weight, seed, k + 1, tag);
     nlohmann::json mj = {{"seed", seed}, {"best_epoch", r.best_epoch}, {"history", r.history}};
     if (!val.empty()) mj["validation"] = MetricsJson(r.best_val);
@@ -566,6 +831,8 @@ TrainResult TrainImpl(const TrainOptions& opts) {
     val_metrics = Validate(model, val_features, val_truth, 10 * mel.sample_rate_hz / mel.hop_length);
     result.best_val_balanced_accuracy = val_metrics.balanced_accuracy;
     result.best_val_accuracy = val_metrics.accuracy;
+    result.temperature = FitTemperature(model, val_features, val_truth,
+                                        10 * mel.sample_rate_hz / mel.hop_length);
     if (members.size() > 1) {
       spdlog::info("ensemble of {}: val acc {:.2f}%  val bal acc {:.2f}%", members.size(),
                    100 * val_metrics.accuracy, 100 * val_metrics.balanced_accuracy);
@@ -587,7 +854,8 @@ TrainResult TrainImpl(const TrainOptions& opts) {
   meta["training"] = {
       {"date_utc", UtcNow()},
       {"targets", opts.targets_path},
-      {"val_targets", opts.val_targets_path},
+      {"val_targets", val_targets_path},
+      {"groups", opts.groups_path},
       {"train_files", result.num_train_files},
       {"train_male", counts[0]},
       {"train_female", counts[1]},
@@ -601,6 +869,8 @@ TrainResult TrainImpl(const TrainOptions& opts) {
       {"threads", threads},
       {"crop_s", {opts.crop_min_s, opts.crop_max_s}},
       {"gain_db", opts.gain_db},
+      {"augment", AugmentJson(augment)},
+      {"vad", opts.vad},
       {"spec_augment", {{"freq_masks", opts.freq_masks}, {"freq_mask_bands", opts.freq_mask_bands},
                         {"time_masks", opts.time_masks}, {"time_mask_ratio", opts.time_mask_ratio}}},
       {"ema_decay", opts.ema_decay},
@@ -608,6 +878,10 @@ TrainResult TrainImpl(const TrainOptions& opts) {
       {"seconds", result.seconds},
       {"members", members_json}};
   if (!val.empty()) meta["metrics"] = {{"validation", MetricsJson(val_metrics)}};
+  if (opts.vad) meta["vad"] = internal::VadOptionsToJson(opts.vad_options);
+  // Predict divides the logits by this temperature (Guo et al., ICML 2017), fitted on validation.
+  meta["calibration"] = {{"temperature", result.temperature},
+                         {"fitted_on", val.empty() ? "" : val_targets_path}};
   // The model and its log replace the old ones together, atomically: a run killed at any moment
   // leaves both as they were or both whole.
   const std::string log_path = TrainingLogPath(opts.out_path);

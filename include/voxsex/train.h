@@ -6,13 +6,26 @@
 #include <functional>
 #include <string>
 
+#include "voxsex/augment.h"
+#include "voxsex/vad.h"
+
 namespace voxsex {
+
+// The augmentation `voxsex train` uses by default: noise (white, pink, babble; 0-30 dB SNR) on half
+// the crops, reverberation on 30%, telephone channel on 10%, clipping on 10%; no speed perturbation.
+AugmentOptions DefaultTrainAugment();
 
 struct TrainOptions {
   std::string targets_path;      // id<TAB>gender
   std::string audio_dir;         // "" = directory of targets_path
   std::string val_targets_path;  // "" = no validation; the last epoch is kept
   std::string val_audio_dir;     // "" = directory of val_targets_path
+  // Speaker (group) of each file: a TSV with a header holding `id` and `speaker` columns (e.g.
+  // voxsex-data's meta.tsv). Without val_targets_path, about val_fraction of the training speakers
+  // are held out as a speaker-disjoint validation set; with it, a speaker found in both sets is
+  // warned about. "" = no groups.
+  std::string groups_path;
+  double val_fraction = 0.1;
   std::string init_model_path;   // untrained or pretrained TorchScript model with metadata
   std::string out_path;          // where the trained TorchScript model is written (atomically)
   int epochs = 30;
@@ -26,7 +39,15 @@ struct TrainOptions {
   int num_threads = 0;           // 0 = all cores
   double crop_min_s = 1.0;       // random crop length range, seconds
   double crop_max_s = 4.0;
-  double gain_db = 12.0;         // random gain in [-gain_db, +gain_db]
+  double gain_db = 12.0;         // random gain in [-gain_db, +gain_db], on the waveform
+  // Waveform augmentation of each training crop (include/voxsex/augment.h); augment.gain_db is
+  // replaced by gain_db. The defaults are what models/README.md's ablation supports.
+  AugmentOptions augment = DefaultTrainAugment();
+  // Speech-frame selection: training crops are centred on speech frames of the clean audio, and
+  // the frames of each (augmented) crop and of each validation file that VadOptions does not call
+  // speech are dropped, as predict does with the model's stored "vad" metadata. Off: every frame.
+  bool vad = true;
+  VadOptions vad_options;
   double max_train_file_s = 30.0;// training clips longer than this are cut to it when loaded
   // SpecAugment (Park et al., 2019): masked cells are set to the band mean (0 after normalisation).
   // Off by default: on dev it did not help (models/README.md, ablation).
@@ -56,6 +77,7 @@ struct TrainOptions {
 // Summary of a finished training run.
 struct TrainResult {
   int best_epoch = 0;                       // of the last member trained
+  double temperature = 1.0;                 // calibration fitted on the validation set (1 without)
   double best_val_balanced_accuracy = 0.0;  // of the saved model (the ensemble, if any)
   double best_val_accuracy = 0.0;
   double seconds = 0.0;
@@ -64,6 +86,8 @@ struct TrainResult {
   long num_skipped_files = 0;  // training and validation files skipped as unusable
 };
 
+// Files whose decoded audio is identical in training and validation are warned about (a
+// validation score on them measures memory, not generalisation).
 // Trains and writes opts.out_path and its per-epoch log (<out stem>.training.tsv) together atomically.
 // Throws ConfigError (options), FormatError (targets: malformed line, duplicated id, unknown label,
 // an id with no audio file or with two, each naming the file and line), AudioError (opts.strict

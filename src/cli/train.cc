@@ -23,6 +23,14 @@ CLI::App* setup_train(CLI::App& app, TrainOptions& o) {
       ->check(CLI::ExistingFile);
   cmd->add_option("--val-audio-dir", o.val_audio_dir, "Directory of the validation audio (default: beside --val-targets)")
       ->check(CLI::ExistingDirectory);
+  cmd->add_option("--groups", o.groups_path,
+                  "Speakers: a TSV with a header and 'id' and 'speaker' columns (e.g. meta.tsv). "
+                  "Without --val-targets, --val-fraction of the speakers are held out for a "
+                  "speaker-disjoint validation set; with it, speakers in both are warned about")
+      ->check(CLI::ExistingFile);
+  cmd->add_option("--val-fraction", o.val_fraction,
+                  "With --groups and no --val-targets: fraction of speakers held out")
+      ->capture_default_str();
   cmd->add_option("--out", o.out_path, "Output TorchScript model")->required();
   cmd->add_option("--init", o.init_model_path,
                   "Initial TorchScript model with voxsex metadata (default: models/voxsex-untrained.pt)");
@@ -47,6 +55,31 @@ CLI::App* setup_train(CLI::App& app, TrainOptions& o) {
       ->check(CLI::IsMember({"global", "none"}))
       ->capture_default_str();
   cmd->add_option("--ema-decay", o.ema_decay, "Decay of the weight moving average that is evaluated and kept (0 = off)")->capture_default_str();
+  auto& a = o.augment;
+  cmd->add_option("--noise-prob", a.noise_prob,
+                  "Augmentation: probability of additive white, pink or babble noise (0 = off)")
+      ->capture_default_str();
+  cmd->add_option("--snr-min", a.snr_min_db, "Lowest noise SNR, dB")->capture_default_str();
+  cmd->add_option("--snr-max", a.snr_max_db, "Highest noise SNR, dB")->capture_default_str();
+  cmd->add_option("--reverb-prob", a.reverb_prob,
+                  "Augmentation: probability of a synthetic room impulse response (0 = off)")
+      ->capture_default_str();
+  cmd->add_option("--rt60-min", a.rt60_min_s, "Shortest RT60 of the room, s")->capture_default_str();
+  cmd->add_option("--rt60-max", a.rt60_max_s, "Longest RT60 of the room, s")->capture_default_str();
+  cmd->add_option("--telephone-prob", a.telephone_prob,
+                  "Augmentation: probability of a telephone channel (300-3400 Hz, 8 kHz u-law)")
+      ->capture_default_str();
+  cmd->add_option("--clip-prob", a.clip_prob,
+                  "Augmentation: probability of hard clipping after a 3-24 dB gain")
+      ->capture_default_str();
+  cmd->add_option("--speed-prob", a.speed_prob,
+                  "Augmentation: probability of speed perturbation (tempo and pitch)")
+      ->capture_default_str();
+  cmd->add_option("--speed-range", a.speed_range, "Speed factors drawn in 1 +- this")
+      ->capture_default_str();
+  cmd->add_option("--vad", o.vad,
+                  "Drop non-speech frames (energy VAD, stored in the model for predict): 1 or 0")
+      ->capture_default_str();
   cmd->add_flag("--strict", o.strict,
                 "Fail (exit status 1, nothing written) when an audio file cannot be read or used, "
                 "instead of skipping it with a warning");
