@@ -14,6 +14,7 @@
 
 #include "model_internal.h"
 #include "voxsex/error.h"
+#include "voxsex/vad.h"
 
 namespace voxsex {
 namespace internal {
@@ -60,6 +61,31 @@ nlohmann::json MelOptionsToJson(const MelOptions& o) {
           {"power", 2.0}};
 }
 
+VadOptions VadOptionsFromJson(const nlohmann::json& j) {
+  if (!j.is_object()) throw ModelError("metadata vad is not an object");
+  VadOptions o;
+  try {
+    o.dynamic_range_db = j.at("dynamic_range_db").get<double>();
+    o.background_percentile = j.at("background_percentile").get<double>();
+    o.background_margin_db = j.at("background_margin_db").get<double>();
+    o.min_speech_frames = j.at("min_speech_frames").get<int>();
+    o.Validate();
+  } catch (const nlohmann::json::exception& e) {
+    throw ModelError(std::string("metadata vad: ") + e.what());
+  } catch (const ConfigError& e) {
+    throw ModelError(std::string("metadata vad is invalid: ") + e.what());
+  }
+  return o;
+}
+
+nlohmann::json VadOptionsToJson(const VadOptions& o) {
+  return {{"type", "energy"},
+          {"dynamic_range_db", o.dynamic_range_db},
+          {"background_percentile", o.background_percentile},
+          {"background_margin_db", o.background_margin_db},
+          {"min_speech_frames", o.min_speech_frames}};
+}
+
 LoadedModule LoadModule(const std::string& path) {
   std::error_code ec;
   if (!std::filesystem::is_regular_file(path, ec)) {
@@ -104,6 +130,20 @@ LoadedModule LoadModule(const std::string& path) {
     out.mel = MelOptionsFromJson(m["front_end"]);
   } catch (const ModelError& e) {
     throw ModelError("model '" + path + "': " + e.what());
+  }
+  try {
+    if (m.contains("vad")) out.vad = VadOptionsFromJson(m["vad"]);
+  } catch (const ModelError& e) {
+    throw ModelError("model '" + path + "': " + e.what());
+  }
+  if (m.contains("calibration")) {
+    const auto& c = m["calibration"];
+    if (!c.is_object() || !c.contains("temperature") || !c["temperature"].is_number() ||
+        !(c["temperature"].get<double>() > 0.0 && c["temperature"].get<double>() < 1e3)) {
+      throw ModelError("model '" + path +
+                       "': metadata calibration needs a temperature in (0, 1000)");
+    }
+    out.temperature = c["temperature"].get<double>();
   }
   if (out.module.find_method("forward") == c10::nullopt) {
     throw ModelError("model '" + path + "' has no forward method");
@@ -259,21 +299,43 @@ const std::string& GenderModel::path() const { return impl_->path; }
 
 std::vector<Prediction> GenderModel::Predict(const std::vector<const LogMel*>& inputs) const {
   c10::InferenceMode guard;
-  std::vector<torch::Tensor> features;
-  features.reserve(inputs.size());
-  for (const LogMel* m : inputs) {
-    if (m->num_mels != impl_->loaded.mel.num_mels) {
-      throw ModelError("log-mel has " + std::to_string(m->num_mels) + " bands, model expects " +
-                       std::to_string(impl_->loaded.mel.num_mels));
-    }
-    features.push_back(internal::ToTensor(*m));
-  }
   const auto& mel = impl_->loaded.mel;
+  const double frame_s = static_cast<double>(mel.hop_length) / mel.sample_rate_hz;
+  std::vector<torch::Tensor> features;
+  std::vector<double> speech_s(inputs.size(), 0.0);
+  std::vector<bool> no_speech(inputs.size(), false);
+  features.reserve(inputs.size());
+  for (std::size_t i = 0; i < inputs.size(); ++i) {
+    const LogMel* m = inputs[i];
+    if (m->num_mels != mel.num_mels) {
+      throw ModelError("log-mel has " + std::to_string(m->num_mels) + " bands, model expects " +
+                       std::to_string(mel.num_mels));
+    }
+    if (m->num_frames < 1) throw ModelError("input " + std::to_string(i) + " has no frames");
+    if (impl_->loaded.vad) {
+      const SpeechSelection sel = SelectSpeech(*m, *impl_->loaded.vad);
+      speech_s[i] = sel.num_speech_frames * frame_s;
+      no_speech[i] = sel.no_speech;
+      features.push_back(sel.no_speech ? internal::ToTensor(*m)
+                                       : internal::ToTensor(KeepFrames(*m, sel.frames)));
+    } else {
+      speech_s[i] = m->num_frames * frame_s;
+      features.push_back(internal::ToTensor(*m));
+    }
+  }
   const int max_frames = std::max(
       1, static_cast<int>(impl_->opts.max_window_s * mel.sample_rate_hz / mel.hop_length));
-  return internal::PredictTensors(
+  auto preds = internal::PredictTensors(
       impl_->loaded.module, features, impl_->opts.batch_size, max_frames,
       impl_->opts.device == "cuda" ? torch::Device(torch::kCUDA) : torch::Device(torch::kCPU));
+  const double t = impl_->loaded.temperature;
+  for (std::size_t i = 0; i < preds.size(); ++i) {
+    Prediction& p = preds[i];
+    p.p_female = static_cast<float>(1.0 / (1.0 + std::exp((p.logit_male - p.logit_female) / t)));
+    p.speech_s = speech_s[i];
+    p.no_speech = no_speech[i];
+  }
+  return preds;
 }
 
 std::string FindBundledModel(const std::string& file_name) {

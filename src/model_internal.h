@@ -4,11 +4,13 @@
 #include <torch/script.h>
 
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "voxsex/mel.h"
 #include "voxsex/model.h"
+#include "voxsex/vad.h"
 
 namespace voxsex::internal {
 
@@ -18,9 +20,12 @@ struct LoadedModule {
   nlohmann::json metadata;
   std::string metadata_json;
   MelOptions mel;
+  std::optional<VadOptions> vad;  // metadata "vad": speech-frame selection the model was trained with
+  double temperature = 1.0;       // metadata "calibration.temperature": logits are divided by it
 };
 
-// Loads a TorchScript file and validates its voxsex metadata (format_version, labels, front_end).
+// Loads a TorchScript file and validates its voxsex metadata (format_version, labels, front_end,
+// and the optional vad and calibration objects).
 // Throws ModelError naming `path` and the reason.
 LoadedModule LoadModule(const std::string& path);
 
@@ -28,6 +33,9 @@ LoadedModule LoadModule(const std::string& path);
 // or invalid fields.
 MelOptions MelOptionsFromJson(const nlohmann::json& j);
 nlohmann::json MelOptionsToJson(const MelOptions& opts);
+// VAD options <-> the metadata's "vad" object. FromJson throws ModelError on invalid fields.
+VadOptions VadOptionsFromJson(const nlohmann::json& j);
+nlohmann::json VadOptionsToJson(const VadOptions& opts);
 
 // Sets LibTorch's intra-op thread count (0 = all cores) and returns the count used.
 int SetTorchThreads(int num_threads);

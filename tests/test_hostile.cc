@@ -99,7 +99,7 @@ TEST_F(HostileCorpus, EveryFileGetsItsOutcomeAndEveryFailureNamesTheFile) {
   std::map<std::string, int> answer_of;
   for (const auto& a : voxsex::ReadAnswers(answers.string())) answer_of[a.id] = a.gender;
   std::map<std::string, std::string> flags_of;
-  for (const auto& row : Rows(scores)) flags_of[row.at(0)] = row.at(4);
+  for (const auto& row : Rows(scores)) flags_of[row.at(0)] = row.at(5);
   std::map<std::string, std::string> reason_of;
   for (const auto& row : Rows(errors)) reason_of[row.at(0)] = row.at(1);
 

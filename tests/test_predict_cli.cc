@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <random>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -120,7 +121,7 @@ TEST(PredictCli, ScoresFileHasTheHeaderAndOneRowPerClassifiedFile) {
 
   const auto lines = Lines(ReadFile(scores));
   ASSERT_EQ(lines.size(), 7u) << ReadFile(scores);
-  EXPECT_EQ(lines[0], "id\tp_female\tconfidence\tduration_s\tflags");
+  EXPECT_EQ(lines[0], "id\tp_female\tconfidence\tduration_s\tspeech_s\tflags");
   EXPECT_TRUE(std::is_sorted(lines.begin() + 1, lines.end()));
 
   std::map<std::string, int> gender;
@@ -142,6 +143,10 @@ TEST(PredictCli, ScoresFileHasTheHeaderAndOneRowPerClassifiedFile) {
     EXPECT_EQ(p >= 0.5 ? 1 : 0, gender[id]) << "p_female " << p;
     EXPECT_NEAR(confidence, std::max(p, 1.0 - p), 1.5e-4);
     EXPECT_NEAR(duration_s, fixture_duration_s.at(id), 0.05);
+    // The VAD keeps most of a read utterance and never more than the whole file (10 ms frames).
+    const double speech_s = std::stod(row.at("speech_s"));
+    EXPECT_GT(speech_s, 0.3 * duration_s);
+    EXPECT_LE(speech_s, duration_s + 0.02);
     // 4, 4 and 3 decimals.
     EXPECT_EQ(row.at("p_female").size(), 6u) << row.at("p_female");
     EXPECT_EQ(row.at("confidence").size(), 6u) << row.at("confidence");
@@ -159,13 +164,23 @@ TEST(PredictCli, ScoresFlagQuietShortAndClippedAudio) {
   WriteClip3Variant(in / "short.wav", 1.0f, 0.5);
   WriteClip3Variant(in / "loud.wav", 20.0f, 10.0);
   fs::copy_file(kClip3, in / "normal.wav");
+  {  // 3 s of steady noise: no frame stands out from the background
+    std::mt19937_64 rng(1);
+    std::normal_distribution<float> g(0.0f, 0.05f);
+    std::vector<float> noise(48000);
+    for (float& v : noise) v = g(rng);
+    WriteWav16(in / "noise.wav", noise, 16000);
+  }
   const auto answers = dir / "answers.tsv", scores = dir / "scores.tsv";
   auto r = RunVoxsex("predict " + Quote(in.string()) + " " + Quote(answers.string()) +
                          " --scores " + Quote(scores.string()) + Model(),
                      dir);
   ASSERT_EQ(r.status, 0) << r.err;
   const auto rows = ScoresById(scores);
-  ASSERT_EQ(rows.size(), 4u) << ReadFile(scores);
+  ASSERT_EQ(rows.size(), 5u) << ReadFile(scores);
+  EXPECT_EQ(rows.at("noise").at("flags"), "no_speech");
+  EXPECT_EQ(std::stod(rows.at("noise").at("speech_s")), 0.0);
+  EXPECT_GT(std::stod(rows.at("normal").at("speech_s")), 0.5);
   EXPECT_TRUE(HasFlag(rows.at("quiet").at("flags"), "low_level")) << rows.at("quiet").at("flags");
   EXPECT_FALSE(HasFlag(rows.at("quiet").at("flags"), "too_short"));
   EXPECT_TRUE(HasFlag(rows.at("short").at("flags"), "too_short")) << rows.at("short").at("flags");

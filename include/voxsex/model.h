@@ -28,7 +28,11 @@ struct ModelOptions {
 struct Prediction {
   float logit_male = 0.0f;    // logits averaged over windows, weighted by window length
   float logit_female = 0.0f;
-  float p_female = 0.0f;      // softmax of the averaged logits
+  // softmax of the averaged logits divided by the model's calibration temperature (metadata
+  // "calibration.temperature", 1 when absent); the temperature never changes gender().
+  float p_female = 0.0f;
+  double speech_s = 0.0;      // seconds of frames the model's VAD called speech (every frame without)
+  bool no_speech = false;     // the VAD found too little speech: every frame was used
   int gender() const { return p_female >= 0.5f ? 1 : 0; }
 };
 
@@ -53,9 +57,12 @@ class GenderModel {
   const std::string& metadata_json() const;
   const std::string& path() const;
 
-  // Classifies each log-mel (any length >= 1 frame); inputs longer than max_window_s are cut into
-  // windows whose logits are averaged, weighted by window length. Runs under InferenceMode,
-  // batching windows of similar length. Throws ModelError when the module fails.
+  // Classifies each log-mel (any length >= 1 frame). When the model's metadata has "vad", only the
+  // frames SelectSpeech (include/voxsex/vad.h) calls speech are used (every frame when it finds too
+  // few: no_speech). Inputs longer than max_window_s are cut into windows whose logits are
+  // averaged, weighted by window length. Runs under InferenceMode, batching windows of similar
+  // length. Throws ModelError when an input has no frames or the wrong band count, or the module
+  // fails.
   std::vector<Prediction> Predict(const std::vector<const LogMel*>& inputs) const;
 
  private:

@@ -38,7 +38,7 @@ using Clock = std::chrono::steady_clock;
 constexpr const char* kUsage =
     "usage: voxsex predict DIR ANSWERS, or voxsex predict --list FILE ANSWERS (ANSWERS may be - "
     "for stdout)";
-constexpr const char* kScoresHeader = "id\tp_female\tconfidence\tduration_s\tflags\n";
+constexpr const char* kScoresHeader = "id\tp_female\tconfidence\tduration_s\tspeech_s\tflags\n";
 struct InputFile {
   std::string path;
   std::string id;
@@ -46,6 +46,7 @@ struct InputFile {
   int gender = -1;    // set once classified
   float p_female = 0.0f;
   double duration_s = 0.0;
+  double speech_s = 0.0;  // seconds the model's VAD called speech
   std::string flags;  // scores.tsv flags column
 };
 
@@ -95,6 +96,14 @@ std::string FlagsColumn(const std::vector<std::string>& flags) {
   std::string column;
   for (const std::string& flag : flags) column += (column.empty() ? "" : ",") + flag;
   return column.empty() ? "-" : column;
+}
+
+// Records a file's prediction; a file without speech gets the no_speech flag, first.
+void SetPrediction(InputFile& f, const Prediction& p) {
+  f.gender = p.gender();
+  f.p_female = p.p_female;
+  f.speech_s = p.speech_s;
+  if (p.no_speech) f.flags = f.flags == "-" || f.flags.empty() ? "no_speech" : "no_speech," + f.flags;
 }
 
 // `text` as one TSV field on one line: backslash, tab, CR and LF escaped as \\, \t, \r, \n.
@@ -291,7 +300,7 @@ CLI::App* setup_predict(CLI::App& app, PredictOptions& o) {
                 "Also classify files in subdirectories of DIR (symlinked directories are not "
                 "followed); the id is still the file name without extension");
   cmd->add_option("--scores", o.scores_path,
-                  "Also write a TSV with a header: id, p_female, confidence, duration_s, flags "
+                  "Also write a TSV with a header: id, p_female, confidence, duration_s, speech_s, flags "
                   "(too_short, low_level, clipped, dc_offset, nonfinite or -); - for stdout");
   cmd->add_option("--errors", o.errors_path,
                   "Also write the failed files as a TSV with a header: path, reason (written, "
@@ -318,8 +327,10 @@ CLI::App* setup_predict(CLI::App& app, PredictOptions& o) {
       "  voxsex -q predict recordings/ - | sort -k2\n"
       "  for k in 1 2 3 4; do voxsex predict corpus/ part$k.tsv --shard $k/4 & done; wait\n"
       "  LC_ALL=C sort -m part*.tsv > answers.tsv\n\n"
-      "scores.tsv: header id, p_female, confidence, duration_s, flags; one row per classified\n"
-      "file sorted by id; confidence = max(p_female, 1 - p_female); flags: too_short (< 1 s),\n"
+      "scores.tsv: header id, p_female, confidence, duration_s, speech_s, flags; one row per\n"
+      "classified file sorted by id; confidence = max(p_female, 1 - p_female) (calibrated on\n"
+      "the model's validation set); speech_s = seconds the VAD kept; flags: no_speech (the VAD\n"
+      "found under 0.2 s of speech: every frame was used), too_short (< 1 s),\n"
       "low_level (RMS < -35 dBFS), clipped (>= 0.1% of samples at full scale), dc_offset\n"
       "(|mean| >= 0.1), nonfinite (NaN or infinite samples, read as 0); - for none.\n"
       "Refused (failed): unreadable or undecodable files, sample rates outside 4-768 kHz, less\n"
@@ -460,10 +471,7 @@ int run_predict(const PredictOptions& opts) {
     if (inputs.empty() || (opts.fail_fast && first_failure)) continue;
     try {
       const auto preds = model->Predict(inputs);
-      for (std::size_t k = 0; k < preds.size(); ++k) {
-        files[which[k]].gender = preds[k].gender();
-        files[which[k]].p_female = preds[k].p_female;
-      }
+      for (std::size_t k = 0; k < preds.size(); ++k) SetPrediction(files[which[k]], preds[k]);
     } catch (const std::exception& e) {
       // The model failed on this chunk: retry its files one by one, so only the inputs it cannot
       // take fail (with the reason) and the others are still answered.
@@ -472,9 +480,7 @@ int run_predict(const PredictOptions& opts) {
       for (std::size_t k = 0; k < which.size(); ++k) {
         InputFile& f = files[which[k]];
         try {
-          const auto p = model->Predict({inputs[k]});
-          f.gender = p[0].gender();
-          f.p_female = p[0].p_female;
+          SetPrediction(f, model->Predict({inputs[k]})[0]);
         } catch (const std::exception& e1) {
           f.error = e1.what();
           ++model_failures;
@@ -515,8 +521,8 @@ int run_predict(const PredictOptions& opts) {
       std::string scores_text = kScoresHeader;
       for (const InputFile* f : classified) {
         const double p = f->p_female;
-        scores_text += fmt::format("{}\t{:.4f}\t{:.4f}\t{:.3f}\t{}\n", f->id, p,
-                                   std::max(p, 1.0 - p), f->duration_s, f->flags);
+        scores_text += fmt::format("{}\t{:.4f}\t{:.4f}\t{:.3f}\t{:.2f}\t{}\n", f->id, p,
+                                   std::max(p, 1.0 - p), f->duration_s, f->speech_s, f->flags);
       }
       outputs.emplace_back(opts.scores_path, std::move(scores_text));
     }
