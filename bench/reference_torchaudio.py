@@ -1,0 +1,218 @@
+#!/usr/bin/python3
+"""The Python pipeline voxsex predict is measured against (issue 4, bench/README.md).
+
+What a Python user would write: soundfile (libsndfile) to read, torchaudio to resample and to
+compute the log-mel, the same TorchScript model through torch.jit.load, batched, all cores
+(torch intra-op threads). It reproduces `voxsex predict DIR answers.tsv`:
+
+- files: the audio files of DIR (same extensions, case-insensitive), sorted by path; id = file
+  name without its extension; files sharing an id are skipped, as predict fails them;
+- per file (preprocess()): channels averaged to mono (NaN/Inf read as 0), clamped to [-1, 1],
+  resampled to the model's rate, refused like CheckAudio (shorter than 0.1 s, or no signal:
+  RMS about the mean below -90 dBFS), log-mel with the model's front-end options
+  (MelSpectrogram: periodic Hann, center, reflect, Slaney scale and norm, power 2, then
+  log(x + log_offset)); when the model's metadata has a `vad` object, only the frames its energy
+  VAD calls speech are kept (select_speech(), as src/vad.cc SelectSpeech);
+- model (predict_chunk()): files in chunks of 256 in path order (predict's kChunk); each input cut
+  into near-equal windows of at most 10 s, windows sorted by length (stable), batches of 32 padded
+  with zeros to a multiple of 16 frames, true lengths passed; logits averaged over a file's
+  windows weighted by window length; p_female = softmax (of the logits divided by the metadata's
+  calibration temperature, if any); gender = 1 when p_female >= 0.5;
+- output: `id<TAB>gender` lines sorted by id.
+
+Known differences from voxsex: resampling uses torchaudio's windowed-sinc resampler where voxsex
+uses soxr (HQ), so files not at the model's rate (16 kHz) get slightly different samples; the STFT
+(torch vs FFTW) and sums differ in float rounding. Either can flip a file whose p_female is within
+about 1e-5 of 0.5. Failing files are skipped with a message on stderr, not diagnosed as voxsex does.
+
+Usage: reference_torchaudio.py DIR answers.tsv [--model M] [--batch-size 32] [--threads N]
+"""
+
+import argparse
+import json
+import math
+import os
+import sys
+import time
+
+import numpy as np
+import soundfile
+import torch
+import torchaudio
+
+AUDIO_EXTENSIONS = {".wav", ".wave", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".aif", ".aiff",
+                    ".aifc", ".au", ".snd", ".caf", ".w64", ".rf64", ".voc"}
+CHUNK_FILES = 256       # src/cli/predict.cc kChunk: files whose features are held at once
+MAX_WINDOW_S = 10.0     # ModelOptions::max_window_s
+PAD_FRAMES = 16         # batches are padded to a multiple of this many frames
+MIN_DURATION_S = 0.1    # AudioCheckOptions::min_duration_s
+SILENCE_DBFS = -90.0    # AudioCheckOptions::silence_dbfs
+DEFAULT_MODEL = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "models",
+                             "voxsex.pt")
+
+
+class Refused(Exception):
+    """A file voxsex predict would fail (unreadable, too short, no signal)."""
+
+
+def load_model(path):
+    """The TorchScript module (eval mode) and its voxsex metadata (a dict)."""
+    extra = {"voxsex.json": ""}
+    module = torch.jit.load(path, map_location="cpu", _extra_files=extra)
+    module.eval()
+    return module, json.loads(extra["voxsex.json"])
+
+
+def make_mel(front_end):
+    """torchaudio MelSpectrogram with the model's front-end options (src/mel.cc matches it)."""
+    return torchaudio.transforms.MelSpectrogram(
+        sample_rate=front_end["sample_rate_hz"], n_fft=front_end["n_fft"],
+        win_length=front_end["win_length"], hop_length=front_end["hop_length"],
+        f_min=front_end["f_min_hz"], f_max=front_end["f_max_hz"], n_mels=front_end["num_mels"],
+        window_fn=torch.hann_window, power=2.0, center=True, pad_mode="reflect",
+        norm="slaney", mel_scale="slaney")
+
+
+def select_speech(log_mel, vad):
+    """The speech frames of log_mel [num_mels, num_frames] by the energy VAD (src/vad.cc).
+
+    A frame is speech when its energy (10 log10 of the sum of its mel powers) is >= the loudest
+    frame's - dynamic_range_db and >= the background_percentile-th percentile + margin; with
+    fewer than min_speech_frames such frames every frame is kept.
+    """
+    energy_db = 10.0 * np.log10(np.maximum(np.exp(log_mel.double().numpy()).sum(axis=0), 1e-30))
+    t = energy_db.shape[0]
+    k = int(math.floor(vad["background_percentile"] / 100.0 * (t - 1) + 0.5))  # std::lround
+    background = np.partition(energy_db, k)[k]
+    threshold = max(energy_db.max() - vad["dynamic_range_db"],
+                    background + vad["background_margin_db"])
+    frames = np.nonzero(energy_db >= threshold)[0]
+    if len(frames) < vad["min_speech_frames"]:
+        return log_mel
+    return log_mel[:, torch.from_numpy(frames)].contiguous()
+
+
+def preprocess(path, meta, mel):
+    """Log-mel [num_mels, num_frames] float32 of one file, as voxsex predict computes it (speech
+    frames only when the model has a VAD).
+
+    Raises Refused when predict would fail the file.
+    """
+    front_end = meta["front_end"]
+    try:
+        data, rate = soundfile.read(path, dtype="float32", always_2d=True)
+    except Exception as e:  # soundfile raises RuntimeError / LibsndfileError / OSError
+        raise Refused(f"cannot read: {e}") from e
+    if data.shape[0] == 0:
+        raise Refused("no audio frames")
+    # Downmix: mean over channels in double, NaN/Inf counting as 0 (src/audio.cc).
+    data = np.where(np.isfinite(data), data, 0.0).mean(axis=1, dtype=np.float64)
+    x = torch.from_numpy(np.clip(data.astype(np.float32), -1.0, 1.0))
+    target = front_end["sample_rate_hz"]
+    if rate != target:
+        x = torchaudio.functional.resample(x, rate, target).clamp_(-1.0, 1.0)
+    if x.numel() < MIN_DURATION_S * target:
+        raise Refused(f"shorter than {MIN_DURATION_S} s")
+    centred = x.double() - x.double().mean()
+    rms = math.sqrt(float((centred * centred).mean()))
+    if rms <= 0.0 or 20.0 * math.log10(rms) < SILENCE_DBFS:
+        raise Refused("no signal")
+    log_mel = torch.log(mel(x) + front_end["log_offset"])
+    return select_speech(log_mel, meta["vad"]) if "vad" in meta else log_mel
+
+
+def predict_chunk(module, features, batch_size, max_window_frames, temperature=1.0):
+    """p_female of each log-mel [num_mels, num_frames], batched as GenderModel::Predict does."""
+    windows = []  # (input, start, length)
+    for i, f in enumerate(features):
+        t = f.shape[1]
+        n = (t + max_window_frames - 1) // max_window_frames
+        windows += [(i, t * k // n, t * (k + 1) // n - t * k // n) for k in range(n)]
+    windows.sort(key=lambda w: w[2])  # stable, as std::stable_sort
+    sum0 = np.zeros(len(features))
+    sum1 = np.zeros(len(features))
+    weight = np.zeros(len(features))
+    num_mels = features[0].shape[0]
+    for b in range(0, len(windows), batch_size):
+        batch = windows[b:b + batch_size]
+        padded = (batch[-1][2] + PAD_FRAMES - 1) // PAD_FRAMES * PAD_FRAMES
+        x = torch.zeros(len(batch), 1, num_mels, padded)
+        lengths = torch.tensor([w[2] for w in batch], dtype=torch.int64)
+        for k, (i, start, length) in enumerate(batch):
+            x[k, 0, :, :length] = features[i][:, start:start + length]
+        logits = module(x, lengths).double().numpy()
+        for k, (i, _, length) in enumerate(batch):
+            sum0[i] += logits[k, 0] * length
+            sum1[i] += logits[k, 1] * length
+            weight[i] += length
+    # Averaged logits rounded to float32, as Prediction holds them, then the softmax.
+    l0 = (sum0 / weight).astype(np.float32).astype(np.float64)
+    l1 = (sum1 / weight).astype(np.float32).astype(np.float64)
+    return (1.0 / (1.0 + np.exp((l0 - l1) / temperature))).astype(np.float32)
+
+
+def list_audio(directory):
+    """Audio files of `directory` (not recursive), sorted by path."""
+    paths = []
+    for entry in os.scandir(directory):
+        if entry.is_dir() or os.path.splitext(entry.name)[1].lower() not in AUDIO_EXTENSIONS:
+            continue
+        paths.append(entry.path)
+    return sorted(paths)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("dir", help="directory of audio files")
+    ap.add_argument("answers", help="output: id<TAB>gender, sorted by id")
+    ap.add_argument("--model", default=DEFAULT_MODEL, help="TorchScript model (default: %(default)s)")
+    ap.add_argument("--batch-size", type=int, default=32, help="windows per forward pass")
+    ap.add_argument("--threads", type=int, default=0, help="torch threads (0 = all cores)")
+    args = ap.parse_args()
+
+    t0 = time.monotonic()
+    torch.set_num_threads(args.threads if args.threads > 0 else os.cpu_count())
+    module, meta = load_model(args.model)
+    front_end = meta["front_end"]
+    temperature = meta.get("calibration", {}).get("temperature", 1.0)
+    mel = make_mel(front_end)
+    max_window_frames = max(1, int(MAX_WINDOW_S * front_end["sample_rate_hz"]
+                                   / front_end["hop_length"]))
+
+    paths = list_audio(args.dir)
+    ids = [os.path.splitext(os.path.basename(p))[0] for p in paths]
+    counts = {}
+    for i in ids:
+        counts[i] = counts.get(i, 0) + 1
+    answers = {}
+    failed = 0
+    with torch.inference_mode():
+        for c in range(0, len(paths), CHUNK_FILES):
+            chunk_ids, features = [], []
+            for path, file_id in zip(paths[c:c + CHUNK_FILES], ids[c:c + CHUNK_FILES]):
+                if counts[file_id] > 1:
+                    print(f"[error] '{path}': id '{file_id}' is shared", file=sys.stderr)
+                    failed += 1
+                    continue
+                try:
+                    features.append(preprocess(path, meta, mel))
+                    chunk_ids.append(file_id)
+                except Refused as e:
+                    print(f"[error] '{path}': {e}", file=sys.stderr)
+                    failed += 1
+            if features:
+                p_female = predict_chunk(module, features, args.batch_size, max_window_frames,
+                                         temperature)
+                answers.update({i: int(p >= 0.5) for i, p in zip(chunk_ids, p_female)})
+
+    with open(args.answers, "w", encoding="utf-8") as out:
+        for file_id in sorted(answers, key=lambda s: s.encode("utf-8")):
+            out.write(f"{file_id}\t{answers[file_id]}\n")
+    secs = time.monotonic() - t0
+    print(f"{len(paths)} files: {len(answers)} classified, {failed} failed ({secs:.2f} s, "
+          f"{len(answers) / max(secs, 1e-9):.1f} files/s)", file=sys.stderr)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
