@@ -1,0 +1,168 @@
+#!/usr/bin/env bash
+# End-to-end benchmark (issue 4): `voxsex predict` against the Python reference
+# (bench/reference_torchaudio.py) on the test split and on a generated 1-hour file, runs
+# alternating (voxsex, reference, voxsex, reference, ...), whole process from start to exit.
+# Also voxsex with 1 vs 2 threads, and start-up (predict on a directory with one 4 s file).
+#
+# Usage: scripts/bench.sh [-n RUNS] [--build DIR] [--data DIR] [--skip-hour]
+#   -n RUNS      runs of each program per measurement (default 3); medians are reported
+#   --build DIR  build directory holding voxsex (default build); generated files and outputs go
+#                to DIR/bench
+#   --data DIR   directory of audio files (default ../shared/voxsex-data/test)
+#   --skip-hour  leave out the 1-hour file
+#
+# Wall time and peak resident memory come from `/usr/bin/time -v` (Debian package `time`); the
+# 1-hour file (FLAC, 16 kHz mono) is made once with sox from the data files, end to end. Every
+# run's answers must be identical to the first voxsex run's, else the script says so and exits 1.
+# Per-run lines go to stderr; the summary, a Markdown table, to stdout.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+runs=3
+build=build
+data=../shared/voxsex-data/test
+hour=1
+while (($#)); do
+  case $1 in
+    -n) runs=$2; shift 2 ;;
+    --build) build=$2; shift 2 ;;
+    --data) data=$2; shift 2 ;;
+    --skip-hour) hour=0; shift ;;
+    -h|--help) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) echo "bench.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
+  esac
+done
+
+voxsex=$build/voxsex
+reference=bench/reference_torchaudio.py
+model=models/voxsex.pt
+for need in "$voxsex" /usr/bin/time /usr/bin/python3; do
+  [ -x "$need" ] || { echo "bench.sh: '$need' not found (build voxsex; apt-get install time)" >&2; exit 2; }
+done
+[ -d "$data" ] || { echo "bench.sh: data directory '$data' not found (--data)" >&2; exit 2; }
+/usr/bin/python3 -c 'import soundfile, torchaudio' 2>/dev/null ||
+  { echo "bench.sh: the reference needs python3-soundfile and python3-torchaudio" >&2; exit 2; }
+
+work=$build/bench
+mkdir -p "$work/one" "$work/hour" "$work/out"
+cp tests/data/clip_3_wav16_16k_mono.wav "$work/one/"
+if ((hour)) && [ ! -s "$work/hour/hour.flac" ]; then
+  echo "bench.sh: generating $work/hour/hour.flac (3600 s) from $data" >&2
+  mapfile -t files < <(find "$data" -maxdepth 1 -name '*.flac' | LC_ALL=C sort)
+  sox "${files[@]}" "${files[@]}" -r 16000 -c 1 -b 16 "$work/hour/hour.tmp.flac" trim 0 3600
+  mv "$work/hour/hour.tmp.flac" "$work/hour/hour.flac"
+fi
+
+threads=$(nproc)
+cpu=$(lscpu | sed -n 's/^Model name: *//p' | head -1)
+
+# timed NAME ANSWERS CMD...: runs CMD under /usr/bin/time -v; sets wall_s and rss_mb.
+timed() {
+  local name=$1 answers=$2; shift 2
+  local log=$work/out/time.txt
+  rm -f "$answers"
+  /usr/bin/time -v -o "$log" "$@" 2>"$work/out/$name.stderr" >/dev/null ||
+    { echo "bench.sh: $name failed (exit $?); see $work/out/$name.stderr" >&2; exit 1; }
+  wall_s=$(awk -F': ' '/Elapsed \(wall clock\)/ {
+             n = split($2, p, ":"); s = 0; for (i = 1; i <= n; i++) s = s * 60 + p[i]; print s }' "$log")
+  rss_mb=$(awk -F': ' '/Maximum resident set size/ { printf "%.0f", $2 / 1024 }' "$log")
+}
+
+# median V...: the median of numbers.
+median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END {
+  print (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2) }'; }
+maxof() { printf '%s\n' "$@" | sort -g | tail -1; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
+
+identical=yes
+# same A B WHAT: notes a difference between two answers files.
+same() {
+  if ! cmp -s "$1" "$2"; then
+    identical=no
+    echo "bench.sh: answers differ ($3): $(diff "$1" "$2" | grep -c '^<') lines; diff $1 $2" >&2
+  fi
+}
+
+# compare LABEL DIR: voxsex and reference alternating; sets vx_* and ref_* (medians and peaks).
+compare() {
+  local label=$1 dir=$2 i
+  local vx_w=() vx_r=() ref_w=() ref_r=()
+  local first=$work/out/$label.voxsex.1.tsv
+  for ((i = 1; i <= runs; i++)); do
+    timed "$label.voxsex.$i" "$work/out/$label.voxsex.$i.tsv" \
+      "$voxsex" -q predict "$dir" "$work/out/$label.voxsex.$i.tsv" --model "$model"
+    vx_w+=("$wall_s"); vx_r+=("$rss_mb")
+    echo "$label run $i voxsex: $wall_s s, $rss_mb MB" >&2
+    same "$first" "$work/out/$label.voxsex.$i.tsv" "$label voxsex run $i vs run 1"
+    timed "$label.reference.$i" "$work/out/$label.reference.$i.tsv" \
+      "$reference" "$dir" "$work/out/$label.reference.$i.tsv" --model "$model"
+    ref_w+=("$wall_s"); ref_r+=("$rss_mb")
+    echo "$label run $i reference: $wall_s s, $rss_mb MB" >&2
+    same "$first" "$work/out/$label.reference.$i.tsv" "$label reference run $i vs voxsex"
+  done
+  num_files=$(wc -l < "$first")
+  vx_wall=$(median "${vx_w[@]}"); ref_wall=$(median "${ref_w[@]}")
+  vx_rss=$(maxof "${vx_r[@]}"); ref_rss=$(maxof "${ref_r[@]}")
+  vx_runs="${vx_w[*]}"; ref_runs="${ref_w[*]}"
+}
+
+rows=()
+row() { rows+=("| $1 | $2 | $3 | $4 |"); }
+
+compare test "$data"
+row "test split ($num_files files): wall time, median (s)" "$vx_wall" "$ref_wall" \
+    "$(ratio "$ref_wall" "$vx_wall")x faster"
+row "test split: runs (s)" "$vx_runs" "$ref_runs" ""
+row "test split: files per second" "$(ratio "$num_files" "$vx_wall")" \
+    "$(ratio "$num_files" "$ref_wall")" "$(ratio "$ref_wall" "$vx_wall")x"
+row "test split: peak RSS, max of runs (MB)" "$vx_rss" "$ref_rss" \
+    "$(ratio "$vx_rss" "$ref_rss") of the reference's"
+
+if ((hour)); then
+  compare hour "$work/hour"
+  row "1-hour file: wall time, median (s)" "$vx_wall" "$ref_wall" \
+      "$(ratio "$ref_wall" "$vx_wall")x faster"
+  row "1-hour file: runs (s)" "$vx_runs" "$ref_runs" ""
+  row "1-hour file: x real time" "$(ratio 3600 "$vx_wall")" "$(ratio 3600 "$ref_wall")" ""
+  row "1-hour file: peak RSS, max of runs (MB)" "$vx_rss" "$ref_rss" \
+      "$(ratio "$vx_rss" "$ref_rss") of the reference's"
+fi
+
+# Threads: voxsex --threads 1 and --threads 2 alternating on the data directory.
+t1=() t2=()
+for ((i = 1; i <= runs; i++)); do
+  for t in 1 2; do
+    timed "threads$t.$i" "$work/out/threads$t.$i.tsv" \
+      "$voxsex" -q predict "$data" "$work/out/threads$t.$i.tsv" --model "$model" --threads "$t"
+    echo "threads $t run $i: $wall_s s, $rss_mb MB" >&2
+    same "$work/out/test.voxsex.1.tsv" "$work/out/threads$t.$i.tsv" "voxsex --threads $t run $i"
+    if ((t == 1)); then t1+=("$wall_s"); else t2+=("$wall_s"); fi
+  done
+done
+row "voxsex --threads 1 vs --threads 2, test split, median (s)" \
+    "1 thread $(median "${t1[@]}"), 2 threads $(median "${t2[@]}")" "" \
+    "2 threads $(ratio "$(median "${t1[@]}")" "$(median "${t2[@]}")")x as fast as 1"
+
+# Start-up: one 4 s file, whole process (model load, one forward, write).
+s_vx=() s_ref=()
+for ((i = 1; i <= runs; i++)); do
+  timed "startup.voxsex.$i" "$work/out/startup.voxsex.tsv" \
+    "$voxsex" -q predict "$work/one" "$work/out/startup.voxsex.tsv" --model "$model"
+  s_vx+=("$wall_s"); vx_start_rss=$rss_mb
+  timed "startup.reference.$i" "$work/out/startup.reference.tsv" \
+    "$reference" "$work/one" "$work/out/startup.reference.tsv" --model "$model"
+  s_ref+=("$wall_s"); ref_start_rss=$rss_mb
+  echo "start-up run $i: voxsex ${s_vx[-1]} s, reference ${s_ref[-1]} s" >&2
+done
+same "$work/out/startup.voxsex.tsv" "$work/out/startup.reference.tsv" "start-up file"
+row "start-up: one 4 s file, wall time, median (s)" "$(median "${s_vx[@]}")" \
+    "$(median "${s_ref[@]}")" "$(ratio "$(median "${s_ref[@]}")" "$(median "${s_vx[@]}")")x faster"
+row "start-up: peak RSS (MB)" "$vx_start_rss" "$ref_start_rss" ""
+
+echo "$runs runs each, alternating; $cpu, $threads cores; $(date -u +%Y-%m-%d); $("$voxsex" --version | head -1) ($voxsex), checkout $(git rev-parse --short HEAD)"
+echo
+echo "| measure | voxsex | reference | ratio |"
+echo "|---|---|---|---|"
+printf '%s\n' "${rows[@]}"
+echo "| answers identical (every run, voxsex and reference) | $identical | | |"
+[ "$identical" = yes ]
