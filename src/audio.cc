@@ -190,61 +190,49 @@ std::string AudioReaderOptions::ToString() const {
   return os.str();
 }
 
-Audio ReadAudio(const std::string& path, const AudioReaderOptions& opts) {
-  opts.Validate();
-
-  std::error_code ec;
-  if (std::filesystem::is_directory(path, ec)) {
-    throw AudioError(CannotRead(path, "is a directory, expected an audio file"));
-  }
-
-  SndFile file(path);
-  const SF_INFO& info = file.info();
-  if (info.channels <= 0) {
-    throw AudioError(CannotRead(path, "invalid channel count " + std::to_string(info.channels)));
-  }
-  if (info.samplerate < kMinFileSampleRateHz || info.samplerate > kMaxFileSampleRateHz) {
-    throw AudioError(CannotRead(path, "sample rate " + std::to_string(info.samplerate) +
-                                          " Hz is outside the supported " +
-                                          std::to_string(kMinFileSampleRateHz) + "-" +
-                                          std::to_string(kMaxFileSampleRateHz) + " Hz"));
-  }
-
-  const int channels = info.channels;
-  const int file_rate_hz = info.samplerate;
-  const int out_rate_hz =
-      opts.target_sample_rate_hz > 0 ? opts.target_sample_rate_hz : file_rate_hz;
-  const bool resample = out_rate_hz != file_rate_hz;
-  // The header's frame count is not trusted (streams, truncated files): read until EOF and count.
-  const double max_frames =
-      opts.max_duration_s > 0.0 ? opts.max_duration_s * static_cast<double>(file_rate_hz) : -1.0;
-  const std::string context = CannotRead(path, "");
-
-  Audio audio;
-  audio.sample_rate_hz = out_rate_hz;
+struct AudioStream::Impl {
+  std::string path;
+  std::string context;  // "cannot read 'path': "
+  AudioReaderOptions opts;
+  std::unique_ptr<SndFile> file;
   std::unique_ptr<StreamResampler> resampler;
-  if (resample) resampler = std::make_unique<StreamResampler>(file_rate_hz, out_rate_hz);
+  int channels = 0;
+  int file_rate_hz = 0;
+  int out_rate_hz = 0;
+  double max_frames = -1.0;           // from opts.max_duration_s; < 0 = no limit
+  std::size_t total_frames = 0;       // frames decoded so far
+  std::size_t num_nonfinite_frames = 0;
+  std::size_t emitted = 0;            // samples returned by Read so far
+  bool at_eof = false;                // the decoder and resampler are drained: `pending` is all left
+  std::vector<float> interleaved;
+  std::vector<float> mono;
+  std::vector<float> pending;         // output samples not yet returned, from pending_pos on
+  std::size_t pending_pos = 0;
 
-  std::vector<float> interleaved(static_cast<size_t>(kChunkFrames) * channels);
-  std::vector<float> mono(static_cast<size_t>(kChunkFrames));
-  size_t total_frames = 0;
-  for (;;) {
-    const sf_count_t got = sf_readf_float(file.get(), interleaved.data(), kChunkFrames);
-    if (got <= 0) break;
-    total_frames += static_cast<size_t>(got);
+  std::size_t Available() const { return pending.size() - pending_pos; }
+
+  // Decodes one chunk of frames into `pending`; at the end of the file drains the resampler, fixes
+  // the length and sets at_eof.
+  void DecodeChunk() {
+    const sf_count_t got = sf_readf_float(file->get(), interleaved.data(), kChunkFrames);
+    if (got <= 0) {
+      Finish();
+      return;
+    }
+    total_frames += static_cast<std::size_t>(got);
     if (max_frames >= 0.0 && static_cast<double>(total_frames) > max_frames) {
       std::ostringstream os;
       os << "longer than max_duration_s=" << opts.max_duration_s << " s";
       throw AudioError(CannotRead(path, os.str()));
     }
-    const size_t n = static_cast<size_t>(got);
+    const std::size_t n = static_cast<std::size_t>(got);
     if (channels == 1) {
-      for (size_t i = 0; i < n; ++i) {
-        if (!std::isfinite(interleaved[i])) ++audio.num_nonfinite_frames;
+      for (std::size_t i = 0; i < n; ++i) {
+        if (!std::isfinite(interleaved[i])) ++num_nonfinite_frames;
         mono[i] = Sanitise(interleaved[i]);
       }
     } else {
-      for (size_t i = 0; i < n; ++i) {
+      for (std::size_t i = 0; i < n; ++i) {
         double sum = 0.0;
         bool nonfinite = false;
         const float* frame = interleaved.data() + i * channels;
@@ -256,35 +244,117 @@ Audio ReadAudio(const std::string& path, const AudioReaderOptions& opts) {
             nonfinite = true;
           }
         }
-        if (nonfinite) ++audio.num_nonfinite_frames;
+        if (nonfinite) ++num_nonfinite_frames;
         mono[i] = Sanitise(static_cast<float>(sum / channels));
       }
     }
-    if (resample) {
-      resampler->Process(mono.data(), n, &audio.samples, context);
+    if (resampler) {
+      const std::size_t before = pending.size();
+      resampler->Process(mono.data(), n, &pending, context);
+      // The filter may overshoot past +-1.
+      for (std::size_t i = before; i < pending.size(); ++i) pending[i] = Sanitise(pending[i]);
     } else {
-      audio.samples.insert(audio.samples.end(), mono.begin(),
-                           mono.begin() + static_cast<std::ptrdiff_t>(n));
+      pending.insert(pending.end(), mono.begin(), mono.begin() + static_cast<std::ptrdiff_t>(n));
     }
   }
-  const int sf_error_code = sf_error(file.get());
-  if (sf_error_code != SF_ERR_NO_ERROR) {
-    throw AudioError(CannotRead(path, std::string("decode error: ") + sf_strerror(file.get())));
-  }
-  if (total_frames == 0) throw AudioError(CannotRead(path, "no audio frames"));
 
-  if (resample) {
-    resampler->Flush(&audio.samples, context);
+  void Finish() {
+    at_eof = true;
+    const int sf_error_code = sf_error(file->get());
+    if (sf_error_code != SF_ERR_NO_ERROR) {
+      throw AudioError(CannotRead(path, std::string("decode error: ") + sf_strerror(file->get())));
+    }
+    if (total_frames == 0) throw AudioError(CannotRead(path, "no audio frames"));
+    if (!resampler) return;
+    const std::size_t before = pending.size();
+    resampler->Flush(&pending, context);
+    for (std::size_t i = before; i < pending.size(); ++i) pending[i] = Sanitise(pending[i]);
     // soxr's flushed length can differ from the ideal by a sample; fix it to round(n * to / from).
-    audio.samples.resize(ResampledLength(total_frames, file_rate_hz, out_rate_hz), 0.0f);
-    if (audio.samples.empty()) {  // e.g. one frame at 44.1 kHz rounds to none at 8 kHz
+    const std::size_t expected = ResampledLength(total_frames, file_rate_hz, out_rate_hz);
+    if (expected == 0) {  // e.g. one frame at 44.1 kHz rounds to none at 8 kHz
       throw AudioError(CannotRead(path, std::to_string(total_frames) + " frames at " +
-                                            std::to_string(file_rate_hz) +
-                                            " Hz give no samples at " +
+                                            std::to_string(file_rate_hz) + " Hz give no samples at " +
                                             std::to_string(out_rate_hz) + " Hz"));
     }
-    for (float& x : audio.samples) x = Sanitise(x);  // the filter may overshoot past +-1
+    const std::size_t left = expected > emitted ? expected - emitted : 0;
+    pending.resize(pending_pos + std::min(left, std::max(left, Available())), 0.0f);
+    pending.resize(pending_pos + left, 0.0f);
   }
+};
+
+AudioStream::AudioStream(const std::string& path, const AudioReaderOptions& opts)
+    : impl_(std::make_unique<Impl>()) {
+  opts.Validate();
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) {
+    throw AudioError(CannotRead(path, "is a directory, expected an audio file"));
+  }
+  Impl& m = *impl_;
+  m.path = path;
+  m.context = CannotRead(path, "");
+  m.opts = opts;
+  m.file = std::make_unique<SndFile>(path);
+  const SF_INFO& info = m.file->info();
+  if (info.channels <= 0) {
+    throw AudioError(CannotRead(path, "invalid channel count " + std::to_string(info.channels)));
+  }
+  if (info.samplerate < kMinFileSampleRateHz || info.samplerate > kMaxFileSampleRateHz) {
+    throw AudioError(CannotRead(path, "sample rate " + std::to_string(info.samplerate) +
+                                          " Hz is outside the supported " +
+                                          std::to_string(kMinFileSampleRateHz) + "-" +
+                                          std::to_string(kMaxFileSampleRateHz) + " Hz"));
+  }
+  m.channels = info.channels;
+  m.file_rate_hz = info.samplerate;
+  m.out_rate_hz = opts.target_sample_rate_hz > 0 ? opts.target_sample_rate_hz : m.file_rate_hz;
+  // The header's frame count is not trusted (streams, truncated files): read until EOF and count.
+  m.max_frames =
+      opts.max_duration_s > 0.0 ? opts.max_duration_s * static_cast<double>(m.file_rate_hz) : -1.0;
+  if (m.out_rate_hz != m.file_rate_hz) {
+    m.resampler = std::make_unique<StreamResampler>(m.file_rate_hz, m.out_rate_hz);
+  }
+  m.interleaved.resize(static_cast<std::size_t>(kChunkFrames) * m.channels);
+  m.mono.resize(static_cast<std::size_t>(kChunkFrames));
+}
+
+AudioStream::~AudioStream() = default;
+AudioStream::AudioStream(AudioStream&&) noexcept = default;
+AudioStream& AudioStream::operator=(AudioStream&&) noexcept = default;
+
+std::vector<float> AudioStream::Read(std::size_t max_samples) {
+  Impl& m = *impl_;
+  if (max_samples == 0) throw ConfigError("AudioStream::Read: max_samples must be > 0");
+  while (m.Available() < max_samples && !m.at_eof) m.DecodeChunk();
+  const std::size_t n = std::min(max_samples, m.Available());
+  const auto from = m.pending.begin() + static_cast<std::ptrdiff_t>(m.pending_pos);
+  std::vector<float> out(from, from + static_cast<std::ptrdiff_t>(n));
+  m.pending_pos += n;
+  m.emitted += n;
+  if (m.pending_pos > (1u << 16) && m.pending_pos * 2 > m.pending.size()) {  // compact
+    m.pending.erase(m.pending.begin(), m.pending.begin() + static_cast<std::ptrdiff_t>(m.pending_pos));
+    m.pending_pos = 0;
+  }
+  return out;
+}
+
+int AudioStream::sample_rate_hz() const { return impl_->out_rate_hz; }
+std::size_t AudioStream::num_nonfinite_frames() const { return impl_->num_nonfinite_frames; }
+std::size_t AudioStream::num_file_frames() const { return impl_->total_frames; }
+
+Audio ReadAudio(const std::string& path, const AudioReaderOptions& opts) {
+  AudioStream stream(path, opts);
+  Audio audio;
+  audio.sample_rate_hz = stream.sample_rate_hz();
+  for (;;) {
+    std::vector<float> block = stream.Read(std::size_t{1} << 20);
+    if (block.empty()) break;
+    if (audio.samples.empty()) {
+      audio.samples = std::move(block);
+    } else {
+      audio.samples.insert(audio.samples.end(), block.begin(), block.end());
+    }
+  }
+  audio.num_nonfinite_frames = stream.num_nonfinite_frames();
   return audio;
 }
 
@@ -303,9 +373,27 @@ std::vector<float> Resample(const std::vector<float>& samples, int from_hz, int 
   return out;
 }
 
+void AudioLevels::Add(const float* x, std::size_t n) {
+  for (std::size_t i = 0; i < n; ++i) {
+    sum += x[i];
+    sum_sq += static_cast<double>(x[i]) * x[i];
+    if (std::fabs(x[i]) >= clip_level) ++num_clipped;
+  }
+  num_samples += n;
+}
+
 AudioCheck CheckAudio(const Audio& audio, const AudioCheckOptions& opts) {
+  AudioLevels levels;
+  levels.clip_level = opts.clip_level;
+  levels.Add(audio.samples.data(), audio.samples.size());
+  return CheckAudioLevels(levels, audio.sample_rate_hz, audio.num_nonfinite_frames, opts);
+}
+
+AudioCheck CheckAudioLevels(const AudioLevels& levels, int sample_rate_hz,
+                            std::size_t num_nonfinite_frames, const AudioCheckOptions& opts) {
   AudioCheck check;
-  const double duration_s = audio.duration_s();
+  const double duration_s =
+      sample_rate_hz > 0 ? static_cast<double>(levels.num_samples) / sample_rate_hz : 0.0;
   if (duration_s < opts.min_duration_s) {
     std::ostringstream os;
     os << "too short to classify: " << duration_s << " s of audio, at least "
@@ -313,15 +401,9 @@ AudioCheck CheckAudio(const Audio& audio, const AudioCheckOptions& opts) {
     check.refusal = os.str();
     return check;
   }
-  const std::size_t n = audio.samples.size();
-  double sum = 0.0;
-  double sum_sq = 0.0;
-  std::size_t clipped = 0;
-  for (const float x : audio.samples) {
-    sum += x;
-    sum_sq += static_cast<double>(x) * x;
-    if (std::fabs(x) >= opts.clip_level) ++clipped;
-  }
+  const std::size_t n = levels.num_samples;
+  const double sum = levels.sum, sum_sq = levels.sum_sq;
+  const std::size_t clipped = levels.num_clipped;
   const double mean = sum / static_cast<double>(n);
   const double mean_sq = sum_sq / static_cast<double>(n);
   const double ac_rms = std::sqrt(std::max(0.0, mean_sq - mean * mean));
@@ -329,8 +411,8 @@ AudioCheck CheckAudio(const Audio& audio, const AudioCheckOptions& opts) {
   if (dbfs(ac_rms) < opts.silence_dbfs) {
     std::ostringstream os;
     os << "no signal: the level about the mean is below " << opts.silence_dbfs << " dBFS (";
-    if (audio.num_nonfinite_frames > 0) {
-      os << "silence once its " << audio.num_nonfinite_frames
+    if (num_nonfinite_frames > 0) {
+      os << "silence once its " << num_nonfinite_frames
          << " frames of NaN or infinite values are read as 0";
     } else if (std::fabs(mean) > 0.0) {
       os << "a constant (DC) signal";
@@ -348,7 +430,7 @@ AudioCheck CheckAudio(const Audio& audio, const AudioCheckOptions& opts) {
     check.flags.emplace_back("clipped");
   }
   if (std::fabs(mean) >= opts.dc_offset) check.flags.emplace_back("dc_offset");
-  if (audio.num_nonfinite_frames > 0) check.flags.emplace_back("nonfinite");
+  if (num_nonfinite_frames > 0) check.flags.emplace_back("nonfinite");
   return check;
 }
 

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstddef>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -50,6 +51,35 @@ constexpr int kMaxFileSampleRateHz = 768000;
 // than opts.max_duration_s).
 Audio ReadAudio(const std::string& path, const AudioReaderOptions& opts = {});
 
+// Decodes a file block by block through the same pipeline as ReadAudio (libsndfile, mono downmix,
+// NaN/Inf -> 0, clamping, soxr HQ resampling), holding at most a block and a decoder chunk of
+// samples: for files of any length. The blocks concatenated are exactly ReadAudio's samples.
+// Not thread-safe: one instance per thread (instances in several threads are fine).
+class AudioStream {
+ public:
+  // Opens `path`. Throws ConfigError for invalid opts; AudioError naming the path when it is a
+  // directory or cannot be opened, its channel count is <= 0, or its sample rate is outside
+  // [kMinFileSampleRateHz, kMaxFileSampleRateHz].
+  explicit AudioStream(const std::string& path, const AudioReaderOptions& opts = {});
+  ~AudioStream();
+  AudioStream(AudioStream&&) noexcept;
+  AudioStream& operator=(AudioStream&&) noexcept;
+
+  // The next at most max_samples (> 0) samples at sample_rate_hz(); fewer only at the end of the
+  // file, and empty once it is done. Throws AudioError as ReadAudio does (decode error, no frames,
+  // longer than opts.max_duration_s, no sample left after resampling), ConfigError when
+  // max_samples is 0.
+  std::vector<float> Read(std::size_t max_samples);
+
+  int sample_rate_hz() const;                 // of the samples Read returns
+  std::size_t num_nonfinite_frames() const;   // file frames with a NaN/Inf value so far
+  std::size_t num_file_frames() const;        // file frames decoded so far
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
 // Resamples mono float samples from `from_hz` to `to_hz` with soxr (SOXR_HQ); returns
 // round(samples.size() * to_hz / from_hz) samples (not clamped). Equal rates return a copy.
 // Throws AudioError on a soxr failure or a non-positive rate.
@@ -76,6 +106,23 @@ struct AudioCheckOptions {
   double dc_offset = 0.1;            // dc_offset when |mean| is at least this (10% of full scale;
                                      // AudioMNIST's recordings carry 0.085 and classify well)
 };
+
+// Running sums CheckAudio judges, so audio read block by block (AudioStream) can be checked
+// without holding it: Add each block in order.
+struct AudioLevels {
+  std::size_t num_samples = 0;
+  double sum = 0.0;          // of the samples
+  double sum_sq = 0.0;       // of their squares
+  std::size_t num_clipped = 0;  // samples with |x| >= clip_level
+  double clip_level = 0.999;    // set from AudioCheckOptions::clip_level before adding
+
+  void Add(const float* samples, std::size_t n);
+};
+
+// CheckAudio's verdict from running sums: the same result as CheckAudio on the whole audio
+// (`sample_rate_hz` and `num_nonfinite_frames` as in Audio). Never throws.
+AudioCheck CheckAudioLevels(const AudioLevels& levels, int sample_rate_hz,
+                            std::size_t num_nonfinite_frames, const AudioCheckOptions& opts = {});
 
 // Checks decoded audio: refusal when it is shorter than min_duration_s, or holds no signal (RMS
 // about its mean below silence_dbfs: silence, a constant, or only NaN/Inf read as 0); otherwise
