@@ -65,6 +65,7 @@ VadOptions VadOptionsFromJson(const nlohmann::json& j) {
   if (!j.is_object()) throw ModelError("metadata vad is not an object");
   VadOptions o;
   try {
+    o.first_band = j.at("first_band").get<int>();
     o.dynamic_range_db = j.at("dynamic_range_db").get<double>();
     o.background_percentile = j.at("background_percentile").get<double>();
     o.background_margin_db = j.at("background_margin_db").get<double>();
@@ -80,6 +81,7 @@ VadOptions VadOptionsFromJson(const nlohmann::json& j) {
 
 nlohmann::json VadOptionsToJson(const VadOptions& o) {
   return {{"type", "energy"},
+          {"first_band", o.first_band},
           {"dynamic_range_db", o.dynamic_range_db},
           {"background_percentile", o.background_percentile},
           {"background_margin_db", o.background_margin_db},
@@ -296,6 +298,7 @@ GenderModel GenderModel::Load(const std::string& path, const ModelOptions& opts)
 const MelOptions& GenderModel::mel_options() const { return impl_->loaded.mel; }
 const std::string& GenderModel::metadata_json() const { return impl_->loaded.metadata_json; }
 const std::string& GenderModel::path() const { return impl_->path; }
+double GenderModel::temperature() const { return impl_->loaded.temperature; }
 
 std::vector<Prediction> GenderModel::Predict(const std::vector<const LogMel*>& inputs) const {
   c10::InferenceMode guard;

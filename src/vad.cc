@@ -22,11 +22,12 @@ void VadOptions::Validate() const {
     throw ConfigError("VAD background_margin_db must be in [0, 60]");
   }
   if (min_speech_frames < 1) throw ConfigError("VAD min_speech_frames must be >= 1");
+  if (first_band < 0 || first_band > 64) throw ConfigError("VAD first_band must be in [0, 64]");
 }
 
 std::string VadOptions::ToString() const {
   std::ostringstream s;
-  s << "VadOptions(dynamic_range_db=" << dynamic_range_db
+  s << "VadOptions(first_band=" << first_band << ", dynamic_range_db=" << dynamic_range_db
     << ", background_percentile=" << background_percentile
     << ", background_margin_db=" << background_margin_db
     << ", min_speech_frames=" << min_speech_frames << ")";
@@ -44,7 +45,9 @@ SpeechSelection SelectSpeech(const LogMel& log_mel, const VadOptions& opts) {
   for (int t = 0; t < t_max; ++t) {
     const float* f = log_mel.frame(t);
     double sum = 0.0;
-    for (int m = 0; m < log_mel.num_mels; ++m) sum += std::exp(static_cast<double>(f[m]));
+    for (int m = std::min(opts.first_band, log_mel.num_mels - 1); m < log_mel.num_mels; ++m) {
+      sum += std::exp(static_cast<double>(f[m]));
+    }
     energy_db[t] = 10.0 * std::log10(std::max(sum, 1e-30));
   }
   std::vector<double> sorted = energy_db;

@@ -59,6 +59,22 @@ TEST(Vad, SelectsTheSpeechBetweenPausesOfARealUtterance) {
   EXPECT_GT(sel.num_speech_frames, utterance_frames / 3);
 }
 
+TEST(Vad, ADcOffsetDoesNotHideTheSpeech) {
+  // AudioMNIST-like: a real utterance riding on a DC offset of -0.085 (full scale 1). The DC
+  // leaks into the lowest mel bands of every frame; from first_band up the speech stands out.
+  auto x = ReadAudio(std::string(VOXSEX_TEST_DATA) + "/clip_3_wav16_16k_mono.wav").samples;
+  const auto quiet = Noise(kRate / 2, 1e-3, 5);
+  x.insert(x.begin(), quiet.begin(), quiet.end());
+  for (float& v : x) v = v * 0.3f - 0.085f;
+  const LogMel lm = Mel(x);
+  const SpeechSelection sel = SelectSpeech(lm, VadOptions{});
+  EXPECT_FALSE(sel.no_speech);
+  EXPECT_GE(sel.frames.front(), 48);  // the leading half second of offset alone is not speech
+  VadOptions all_bands;
+  all_bands.first_band = 0;
+  EXPECT_LT(SelectSpeech(lm, all_bands).num_speech_frames, sel.num_speech_frames);
+}
+
 TEST(Vad, StationaryNoiseAndToneHaveNoSpeech) {
   for (const auto& x : {Noise(3 * kRate, 0.1, 3), Noise(3 * kRate, 1e-4, 4)}) {
     const LogMel lm = Mel(x);
@@ -118,6 +134,9 @@ TEST(Vad, InvalidOptionsThrow) {
   EXPECT_THROW(o.Validate(), ConfigError);
   o = VadOptions{};
   o.min_speech_frames = 0;
+  EXPECT_THROW(o.Validate(), ConfigError);
+  o = VadOptions{};
+  o.first_band = -1;
   EXPECT_THROW(o.Validate(), ConfigError);
   o = VadOptions{};
   o.background_margin_db = std::nan("");

@@ -56,6 +56,9 @@ class GenderModel {
   // The metadata JSON as stored in the file.
   const std::string& metadata_json() const;
   const std::string& path() const;
+  // The calibration temperature the logits are divided by before the softmax (metadata
+  // "calibration.temperature"; 1 when absent).
+  double temperature() const;
 
   // Classifies each log-mel (any length >= 1 frame). When the model's metadata has "vad", only the
   // frames SelectSpeech (include/voxsex/vad.h) calls speech are used (every frame when it finds too

@@ -9,12 +9,16 @@
 
 namespace voxsex {
 
-// A frame is speech when its energy (10 log10 of the sum of its mel band powers, dB) is
+// A frame is speech when its energy (10 log10 of the sum of its mel band powers from first_band
+// up, dB) is
 //   >= loudest frame - dynamic_range_db   and   >= background + background_margin_db,
 // where background is the background_percentile-th percentile of the file's frame energies
 // (stationary noise sits near it; speech rises above it). Stored in the model's metadata
 // ("vad"), so training and predict select frames the same way.
 struct VadOptions {
+  // Lowest mel band counted: the bands below hold a DC offset's leakage and mains hum rather than
+  // speech (with 64 Slaney bands over 0-8 kHz, band 4 starts near 190 Hz).
+  int first_band = 4;
   double dynamic_range_db = 40.0;
   double background_percentile = 10.0;  // in [0, 100]
   double background_margin_db = 6.0;

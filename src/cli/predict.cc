@@ -39,6 +39,43 @@ constexpr const char* kUsage =
     "usage: voxsex predict DIR ANSWERS, or voxsex predict --list FILE ANSWERS (ANSWERS may be - "
     "for stdout)";
 constexpr const char* kScoresHeader = "id\tp_female\tconfidence\tduration_s\tspeech_s\tflags\n";
+// A file's logits accumulated over its blocks (each at most ModelOptions::max_window_s long):
+// blocks with speech vote with their speech frames; blocks without (no_speech) vote, with all
+// their frames, only when no block of the file has speech.
+struct BlockVotes {
+  double speech[2] = {0.0, 0.0};
+  double speech_frames = 0.0;
+  double other[2] = {0.0, 0.0};
+  double other_frames = 0.0;
+
+  void Add(const Prediction& p, int block_frames, double frame_s) {
+    if (!p.no_speech) {
+      const double w = p.speech_s / frame_s;
+      speech[0] += p.logit_male * w;
+      speech[1] += p.logit_female * w;
+      speech_frames += w;
+    } else {
+      other[0] += p.logit_male * block_frames;
+      other[1] += p.logit_female * block_frames;
+      other_frames += block_frames;
+    }
+  }
+  bool empty() const { return speech_frames <= 0.0 && other_frames <= 0.0; }
+  // The file's prediction; `temperature` as GenderModel::temperature().
+  Prediction Result(double temperature, double frame_s) const {
+    Prediction p;
+    const bool speech_found = speech_frames > 0.0;
+    const double* sums = speech_found ? speech : other;
+    const double w = speech_found ? speech_frames : other_frames;
+    p.logit_male = static_cast<float>(sums[0] / w);
+    p.logit_female = static_cast<float>(sums[1] / w);
+    p.p_female = static_cast<float>(1.0 / (1.0 + std::exp((sums[0] - sums[1]) / w / temperature)));
+    p.no_speech = !speech_found;
+    p.speech_s = speech_found ? speech_frames * frame_s : 0.0;
+    return p;
+  }
+};
+
 struct InputFile {
   std::string path;
   std::string id;
@@ -48,6 +85,9 @@ struct InputFile {
   double duration_s = 0.0;
   double speech_s = 0.0;  // seconds the model's VAD called speech
   std::string flags;  // scores.tsv flags column
+  // Features of blocks read but not yet classified, and the logits of those already classified.
+  std::vector<LogMel> pending;
+  BlockVotes votes;
 };
 
 // An input whose id is its file name without extension.
@@ -409,10 +449,33 @@ int run_predict(const PredictOptions& opts) {
   };
   std::mutex fatal_mutex;
   std::string fatal;  // a worker could not start: not a file's fault
-  constexpr std::size_t kChunk = 256;
+  // Files per chunk: read and front end in parallel, then batched inference. With at most
+  // kMaxPendingBlocks model windows of features held per file, memory is bounded whatever the
+  // files' lengths.
+  constexpr std::size_t kChunk = 64;
+  constexpr std::size_t kMaxPendingBlocks = 4;
+  const double frame_s = static_cast<double>(mel.hop_length) / mel.sample_rate_hz;
+  const double temperature = model->temperature();
+  // Blocks of one model window each: NumFrames(n) = 1 + n / hop_length frames.
+  const int window_frames = std::max(
+      2, static_cast<int>(mopts.max_window_s * mel.sample_rate_hz / mel.hop_length));
+  const auto block_samples = static_cast<std::size_t>(window_frames - 1) * mel.hop_length;
+  // A long file's blocks are classified by the reader thread as they come (one thread at a time
+  // uses the model); a failure there fails the file.
+  std::mutex model_mutex;
+  const auto ClassifyPending = [&](InputFile& f) {
+    std::vector<const LogMel*> blocks;
+    for (const LogMel& b : f.pending) blocks.push_back(&b);
+    std::vector<Prediction> preds;
+    {
+      const std::lock_guard<std::mutex> lock(model_mutex);
+      preds = model->Predict(blocks);
+    }
+    for (std::size_t k = 0; k < preds.size(); ++k) f.votes.Add(preds[k], blocks[k]->num_frames, frame_s);
+    f.pending.clear();
+  };
   for (std::size_t c = 0; c < files.size() && !(opts.fail_fast && first_failure); c += kChunk) {
     const std::size_t end = std::min(files.size(), c + kChunk);
-    std::vector<LogMel> features(end - c);
     std::atomic<std::size_t> next{c};
     std::atomic<bool> stop{false};  // --fail-fast: a file of this chunk failed
     auto work = [&]() noexcept {
@@ -431,17 +494,31 @@ int run_predict(const PredictOptions& opts) {
         InputFile& f = files[i];
         if (f.error.empty()) {
           try {
-            const Audio audio = ReadAudio(f.path, ropts);
-            const AudioCheck check = CheckAudio(audio);
-            f.duration_s = audio.duration_s();
+            // Read in blocks of one model window: a long file's samples are never held whole,
+            // and its features are classified every kMaxPendingBlocks blocks.
+            AudioStream stream(f.path, ropts);
+            AudioLevels levels;
+            for (;;) {
+              const std::vector<float> block = stream.Read(block_samples);
+              if (block.empty()) break;
+              levels.Add(block.data(), block.size());
+              f.pending.push_back(frontend.Compute(block));
+              if (f.pending.size() >= kMaxPendingBlocks) ClassifyPending(f);
+            }
+            const AudioCheck check = CheckAudioLevels(levels, stream.sample_rate_hz(),
+                                                      stream.num_nonfinite_frames());
+            f.duration_s = static_cast<double>(levels.num_samples) / stream.sample_rate_hz();
             if (check.refusal.empty()) {
               f.flags = FlagsColumn(check.flags);
-              features[i - c] = frontend.Compute(audio.samples);
             } else {
               f.error = check.refusal;
             }
-          } catch (const std::exception& e) {  // voxsex::Error, or bad_alloc on a huge file
+          } catch (const std::exception& e) {  // voxsex::Error, or bad_alloc
             f.error = e.what();
+          }
+          if (!f.error.empty()) {
+            f.pending.clear();
+            f.pending.shrink_to_fit();
           }
         }
         if (!f.error.empty() && opts.fail_fast) stop = true;
@@ -463,24 +540,29 @@ int run_predict(const PredictOptions& opts) {
       if (!files[i].error.empty()) {
         report(files[i]);
         if (opts.fail_fast) break;
-      } else if (features[i - c].num_frames > 0) {
-        inputs.push_back(&features[i - c]);
-        which.push_back(i);
+      } else {
+        for (const LogMel& block : files[i].pending) {
+          inputs.push_back(&block);
+          which.push_back(i);
+        }
       }
     }
-    if (inputs.empty() || (opts.fail_fast && first_failure)) continue;
+    if (opts.fail_fast && first_failure) continue;
     try {
       const auto preds = model->Predict(inputs);
-      for (std::size_t k = 0; k < preds.size(); ++k) SetPrediction(files[which[k]], preds[k]);
+      for (std::size_t k = 0; k < preds.size(); ++k) {
+        files[which[k]].votes.Add(preds[k], inputs[k]->num_frames, frame_s);
+      }
     } catch (const std::exception& e) {
       // The model failed on this chunk: retry its files one by one, so only the inputs it cannot
       // take fail (with the reason) and the others are still answered.
       progress.ClearLine();
       spdlog::warn("model failed on a batch ({}); retrying its files one at a time", e.what());
-      for (std::size_t k = 0; k < which.size(); ++k) {
-        InputFile& f = files[which[k]];
+      for (std::size_t i = c; i < end; ++i) {
+        InputFile& f = files[i];
+        if (!f.error.empty()) continue;
         try {
-          SetPrediction(f, model->Predict({inputs[k]})[0]);
+          ClassifyPending(f);
         } catch (const std::exception& e1) {
           f.error = e1.what();
           ++model_failures;
@@ -488,6 +570,12 @@ int run_predict(const PredictOptions& opts) {
           if (opts.fail_fast) break;
         }
       }
+    }
+    for (std::size_t i = c; i < end; ++i) {
+      InputFile& f = files[i];
+      f.pending.clear();
+      f.pending.shrink_to_fit();
+      if (f.error.empty() && !f.votes.empty()) SetPrediction(f, f.votes.Result(temperature, frame_s));
     }
   }
   progress.Finish();
