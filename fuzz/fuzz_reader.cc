@@ -31,6 +31,7 @@
 #include "voxsex/audio.h"
 #include "voxsex/error.h"
 #include "voxsex/mel.h"
+#include "voxsex/vad.h"
 
 namespace {
 
@@ -173,6 +174,26 @@ void CheckReadAudio(const voxsex::Audio& audio, int target_rate_hz) {
   }
 }
 
+// predict's speech-frame selection (include/voxsex/vad.h): never throws; the kept frames are
+// increasing indices of the input, all of them when no_speech; KeepFrames copies exactly those.
+void CheckSpeechSelection(const voxsex::LogMel& log_mel) {
+  const voxsex::SpeechSelection sel = voxsex::SelectSpeech(log_mel, voxsex::VadOptions{});
+  if (log_mel.num_frames == 0) {
+    FUZZ_CHECK(sel.no_speech && sel.frames.empty());
+    return;
+  }
+  FUZZ_CHECK(!sel.frames.empty());
+  FUZZ_CHECK(std::is_sorted(sel.frames.begin(), sel.frames.end()));
+  FUZZ_CHECK(sel.frames.front() >= 0 && sel.frames.back() < log_mel.num_frames);
+  FUZZ_CHECK(sel.no_speech ? static_cast<int>(sel.frames.size()) == log_mel.num_frames &&
+                                 sel.num_speech_frames == 0
+                           : static_cast<int>(sel.frames.size()) == sel.num_speech_frames);
+  const voxsex::LogMel kept = voxsex::KeepFrames(log_mel, sel.frames);
+  FUZZ_CHECK(kept.num_frames == static_cast<int>(sel.frames.size()));
+  FUZZ_CHECK(std::equal(kept.frame(kept.num_frames - 1), kept.frame(kept.num_frames - 1) + kept.num_mels,
+                        log_mel.frame(sel.frames.back())));
+}
+
 void Run(const std::uint8_t* data, std::size_t size) {
   const int target_rate_hz = kTargetRatesHz[data[size - 1] % kNumTargetRates];
   WriteInput(data, size - 1);
@@ -195,6 +216,7 @@ void Run(const std::uint8_t* data, std::size_t size) {
     Frontend& frontend = FrontendFor(target_rate_hz);
     const voxsex::LogMel log_mel = frontend.mel->Compute(audio.samples);
     CheckLogMel(log_mel, audio.samples.size(), frontend.mel->options(), frontend.max_log_mel);
+    CheckSpeechSelection(log_mel);
   } else {
     // The file's own rate can be any value libsndfile accepts: a front end for just this input.
     const Frontend frontend(audio.sample_rate_hz);
