@@ -13,6 +13,8 @@ packages=(
   help2man dpkg-dev
   # the pictures of `voxsex eval --report` (scripts/plot_report.py)
   python3-matplotlib
+  # the benchmarks (bench/, scripts/bench.sh: Google Benchmark, GNU time, the Python reference)
+  libbenchmark-dev time python3-soundfile
   # the libFuzzer target (scripts/fuzz.sh)
   clang-14 libfuzzer-14-dev
   # only for the scripts that export the architecture and regenerate test data
