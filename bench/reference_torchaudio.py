@@ -9,15 +9,17 @@ compute the log-mel, the same TorchScript model through torch.jit.load, batched,
   name without its extension; files sharing an id are skipped, as predict fails them;
 - per file (preprocess()): channels averaged to mono (NaN/Inf read as 0), clamped to [-1, 1],
   resampled to the model's rate, refused like CheckAudio (shorter than 0.1 s, or no signal:
-  RMS about the mean below -90 dBFS), log-mel with the model's front-end options
-  (MelSpectrogram: periodic Hann, center, reflect, Slaney scale and norm, power 2, then
-  log(x + log_offset)); when the model's metadata has a `vad` object, only the frames its energy
-  VAD calls speech are kept (select_speech(), as src/vad.cc SelectSpeech);
-- model (predict_chunk()): files in chunks of 256 in path order (predict's kChunk); each input cut
-  into near-equal windows of at most 10 s, windows sorted by length (stable), batches of 32 padded
-  with zeros to a multiple of 16 frames, true lengths passed; logits averaged over a file's
-  windows weighted by window length; p_female = softmax (of the logits divided by the metadata's
-  calibration temperature, if any); gender = 1 when p_female >= 0.5;
+  RMS about the mean below -90 dBFS), cut into blocks of one model window (999 hops: 1,000
+  frames), each block's log-mel with the model's front-end options (MelSpectrogram: periodic
+  Hann, center, reflect, Slaney scale and norm, power 2, then log(x + log_offset)); when the
+  model's metadata has a `vad` object, only the frames its energy VAD calls speech are kept
+  (select_speech(), as src/vad.cc SelectSpeech);
+- model (predict_blocks()): files in chunks of 64 in path order (predict's kChunk); a file's
+  blocks are classified four at a time as they are read, the rest with its chunk; blocks sorted
+  by length (stable), batches of 32 padded with zeros to a multiple of 16 frames, true lengths
+  passed; a file's logits are the average of its blocks' weighted by speech frames (by all frames
+  when no block has speech: BlockVotes in src/cli/predict.cc); p_female = softmax of the logits
+  divided by the metadata's calibration temperature (if any); gender = 1 when p_female >= 0.5;
 - output: `id<TAB>gender` lines sorted by id.
 
 Known differences from voxsex: resampling uses torchaudio's windowed-sinc resampler where voxsex
@@ -42,7 +44,8 @@ import torchaudio
 
 AUDIO_EXTENSIONS = {".wav", ".wave", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".aif", ".aiff",
                     ".aifc", ".au", ".snd", ".caf", ".w64", ".rf64", ".voc"}
-CHUNK_FILES = 256       # src/cli/predict.cc kChunk: files whose features are held at once
+CHUNK_FILES = 64        # src/cli/predict.cc kChunk: files whose features are held at once
+MAX_PENDING_BLOCKS = 4  # src/cli/predict.cc kMaxPendingBlocks: a long file's blocks per model call
 MAX_WINDOW_S = 10.0     # ModelOptions::max_window_s
 PAD_FRAMES = 16         # batches are padded to a multiple of this many frames
 MIN_DURATION_S = 0.1    # AudioCheckOptions::min_duration_s
@@ -74,13 +77,16 @@ def make_mel(front_end):
 
 
 def select_speech(log_mel, vad):
-    """The speech frames of log_mel [num_mels, num_frames] by the energy VAD (src/vad.cc).
+    """(log-mel of the speech frames, number of speech frames, no_speech) of one block's log_mel
+    [num_mels, num_frames] by the energy VAD (src/vad.cc SelectSpeech).
 
-    A frame is speech when its energy (10 log10 of the sum of its mel powers) is >= the loudest
-    frame's - dynamic_range_db and >= the background_percentile-th percentile + margin; with
-    fewer than min_speech_frames such frames every frame is kept.
+    A frame is speech when its energy (10 log10 of the sum of its mel powers from first_band up)
+    is >= the loudest frame's - dynamic_range_db and >= the background_percentile-th percentile +
+    margin; with fewer than min_speech_frames such frames every frame is kept (no_speech).
     """
-    energy_db = 10.0 * np.log10(np.maximum(np.exp(log_mel.double().numpy()).sum(axis=0), 1e-30))
+    first = min(vad["first_band"], log_mel.shape[0] - 1)
+    power = np.exp(log_mel[first:].double().numpy()).sum(axis=0)
+    energy_db = 10.0 * np.log10(np.maximum(power, 1e-30))
     t = energy_db.shape[0]
     k = int(math.floor(vad["background_percentile"] / 100.0 * (t - 1) + 0.5))  # std::lround
     background = np.partition(energy_db, k)[k]
@@ -88,13 +94,28 @@ def select_speech(log_mel, vad):
                     background + vad["background_margin_db"])
     frames = np.nonzero(energy_db >= threshold)[0]
     if len(frames) < vad["min_speech_frames"]:
-        return log_mel
-    return log_mel[:, torch.from_numpy(frames)].contiguous()
+        return log_mel, 0, True
+    return log_mel[:, torch.from_numpy(frames)].contiguous(), len(frames), False
+
+
+def block_log_mel(x, mel, front_end):
+    """log(mel + log_offset) [num_mels, num_frames] of one block; blocks no longer than n_fft / 2
+    are zero-padded rather than reflect-padded, as src/mel.cc does."""
+    half = front_end["n_fft"] // 2
+    if x.numel() <= half:
+        frames = 1 + x.numel() // front_end["hop_length"]
+        padded = torch.nn.functional.pad(x, (half, half))
+        spec = torch.stft(padded, front_end["n_fft"], front_end["hop_length"],
+                          front_end["win_length"], torch.hann_window(front_end["win_length"]),
+                          center=False, return_complex=True).abs().pow(2)[:, :frames]
+        return torch.log(mel.mel_scale(spec) + front_end["log_offset"])
+    return torch.log(mel(x) + front_end["log_offset"])
 
 
 def preprocess(path, meta, mel):
-    """Log-mel [num_mels, num_frames] float32 of one file, as voxsex predict computes it (speech
-    frames only when the model has a VAD).
+    """The blocks of one file as voxsex predict computes them: a list of (log-mel [num_mels,
+    frames] float32 of the speech frames, or of every frame without a VAD or speech; the number
+    of frames the VAD called speech; no_speech).
 
     Raises Refused when predict would fail the file.
     """
@@ -117,38 +138,62 @@ def preprocess(path, meta, mel):
     rms = math.sqrt(float((centred * centred).mean()))
     if rms <= 0.0 or 20.0 * math.log10(rms) < SILENCE_DBFS:
         raise Refused("no signal")
-    log_mel = torch.log(mel(x) + front_end["log_offset"])
-    return select_speech(log_mel, meta["vad"]) if "vad" in meta else log_mel
+    hop = front_end["hop_length"]
+    block = (int(MAX_WINDOW_S * target / hop) - 1) * hop
+    blocks = []
+    for start in range(0, x.numel(), block):
+        log_mel = block_log_mel(x[start:start + block], mel, front_end)
+        if "vad" in meta:
+            blocks.append(select_speech(log_mel, meta["vad"]))
+        else:
+            blocks.append((log_mel, log_mel.shape[1], False))
+    return blocks
 
 
-def predict_chunk(module, features, batch_size, max_window_frames, temperature=1.0):
-    """p_female of each log-mel [num_mels, num_frames], batched as GenderModel::Predict does."""
-    windows = []  # (input, start, length)
-    for i, f in enumerate(features):
-        t = f.shape[1]
-        n = (t + max_window_frames - 1) // max_window_frames
-        windows += [(i, t * k // n, t * (k + 1) // n - t * k // n) for k in range(n)]
-    windows.sort(key=lambda w: w[2])  # stable, as std::stable_sort
-    sum0 = np.zeros(len(features))
-    sum1 = np.zeros(len(features))
-    weight = np.zeros(len(features))
-    num_mels = features[0].shape[0]
-    for b in range(0, len(windows), batch_size):
-        batch = windows[b:b + batch_size]
-        padded = (batch[-1][2] + PAD_FRAMES - 1) // PAD_FRAMES * PAD_FRAMES
+def predict_blocks(module, blocks, batch_size):
+    """Logits (male, female) of each block (log-mel [num_mels, frames] of at most one window),
+    batched as GenderModel::Predict does: sorted by length (stable), batches padded to a multiple
+    of PAD_FRAMES; float32, as Prediction holds them."""
+    order = sorted(range(len(blocks)), key=lambda i: blocks[i].shape[1])
+    logits = [None] * len(blocks)
+    num_mels = blocks[0].shape[0] if blocks else 0
+    for b in range(0, len(order), batch_size):
+        batch = order[b:b + batch_size]
+        longest = blocks[batch[-1]].shape[1]
+        padded = (longest + PAD_FRAMES - 1) // PAD_FRAMES * PAD_FRAMES
         x = torch.zeros(len(batch), 1, num_mels, padded)
-        lengths = torch.tensor([w[2] for w in batch], dtype=torch.int64)
-        for k, (i, start, length) in enumerate(batch):
-            x[k, 0, :, :length] = features[i][:, start:start + length]
-        logits = module(x, lengths).double().numpy()
-        for k, (i, _, length) in enumerate(batch):
-            sum0[i] += logits[k, 0] * length
-            sum1[i] += logits[k, 1] * length
-            weight[i] += length
-    # Averaged logits rounded to float32, as Prediction holds them, then the softmax.
-    l0 = (sum0 / weight).astype(np.float32).astype(np.float64)
-    l1 = (sum1 / weight).astype(np.float32).astype(np.float64)
-    return (1.0 / (1.0 + np.exp((l0 - l1) / temperature))).astype(np.float32)
+        lengths = torch.tensor([blocks[i].shape[1] for i in batch], dtype=torch.int64)
+        for k, i in enumerate(batch):
+            x[k, 0, :, :blocks[i].shape[1]] = blocks[i]
+        out = module(x, lengths).numpy()
+        for k, i in enumerate(batch):
+            logits[i] = (float(np.float32(out[k, 0])), float(np.float32(out[k, 1])))
+    return logits
+
+
+class Votes:
+    """A file's logits over its blocks (src/cli/predict.cc BlockVotes)."""
+
+    def __init__(self, frame_s):
+        self.frame_s = frame_s
+        self.speech = [0.0, 0.0, 0.0]  # male, female, frames
+        self.other = [0.0, 0.0, 0.0]
+
+    def add(self, logits, block):
+        log_mel, n_speech, no_speech = block
+        if not no_speech:
+            w = (n_speech * self.frame_s) / self.frame_s
+            acc = self.speech
+        else:
+            w = float(log_mel.shape[1])
+            acc = self.other
+        acc[0] += logits[0] * w
+        acc[1] += logits[1] * w
+        acc[2] += w
+
+    def p_female(self, temperature):
+        acc = self.speech if self.speech[2] > 0 else self.other
+        return np.float32(1.0 / (1.0 + math.exp((acc[0] - acc[1]) / acc[2] / temperature)))
 
 
 def list_audio(directory):
@@ -176,34 +221,43 @@ def main():
     front_end = meta["front_end"]
     temperature = meta.get("calibration", {}).get("temperature", 1.0)
     mel = make_mel(front_end)
-    max_window_frames = max(1, int(MAX_WINDOW_S * front_end["sample_rate_hz"]
-                                   / front_end["hop_length"]))
 
     paths = list_audio(args.dir)
     ids = [os.path.splitext(os.path.basename(p))[0] for p in paths]
     counts = {}
     for i in ids:
         counts[i] = counts.get(i, 0) + 1
+    frame_s = front_end["hop_length"] / front_end["sample_rate_hz"]
     answers = {}
     failed = 0
     with torch.inference_mode():
         for c in range(0, len(paths), CHUNK_FILES):
-            chunk_ids, features = [], []
+            chunk = []  # (id, votes, blocks left for the chunk's batch)
             for path, file_id in zip(paths[c:c + CHUNK_FILES], ids[c:c + CHUNK_FILES]):
                 if counts[file_id] > 1:
                     print(f"[error] '{path}': id '{file_id}' is shared", file=sys.stderr)
                     failed += 1
                     continue
                 try:
-                    features.append(preprocess(path, meta, mel))
-                    chunk_ids.append(file_id)
+                    blocks = preprocess(path, meta, mel)
                 except Refused as e:
                     print(f"[error] '{path}': {e}", file=sys.stderr)
                     failed += 1
-            if features:
-                p_female = predict_chunk(module, features, args.batch_size, max_window_frames,
-                                         temperature)
-                answers.update({i: int(p >= 0.5) for i, p in zip(chunk_ids, p_female)})
+                    continue
+                votes = Votes(frame_s)
+                full = len(blocks) // MAX_PENDING_BLOCKS * MAX_PENDING_BLOCKS
+                for g in range(0, full, MAX_PENDING_BLOCKS):  # classified as they are read
+                    group = blocks[g:g + MAX_PENDING_BLOCKS]
+                    for logits, block in zip(predict_blocks(module, [b[0] for b in group],
+                                                            args.batch_size), group):
+                        votes.add(logits, block)
+                chunk.append((file_id, votes, blocks[full:]))
+            rest = [(v, b) for _, v, bs in chunk for b in bs]
+            if rest:
+                logits = predict_blocks(module, [b[0] for _, b in rest], args.batch_size)
+                for lg, (v, b) in zip(logits, rest):
+                    v.add(lg, b)
+            answers.update({i: int(v.p_female(temperature) >= 0.5) for i, v, _ in chunk})
 
     with open(args.answers, "w", encoding="utf-8") as out:
         for file_id in sorted(answers, key=lambda s: s.encode("utf-8")):
