@@ -1,6 +1,7 @@
 // Model loading, metadata checks and windowed, batched inference.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -215,4 +216,81 @@ TEST(Model, PredictWithAModelThatFailsOnEveryFileWritesNothing) {
   EXPECT_NE(r.err.find("model forward failed"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("nothing written"), std::string::npos) << r.err;
   EXPECT_FALSE(fs::exists(answers));
+}
+
+namespace {
+
+// The voxsex.json metadata of a saved model.
+nlohmann::json SavedMetadata(const fs::path& model) {
+  torch::jit::ExtraFilesMap extra{{voxsex::kModelMetadataName, ""}};
+  torch::jit::load(model.string(), torch::kCPU, extra);
+  return nlohmann::json::parse(extra[voxsex::kModelMetadataName]);
+}
+
+}  // namespace
+
+TEST(TrainCli, GroupsHoldOutWholeSpeakersAndTheModelCarriesVadAndCalibration) {
+  const auto dir = voxsex::test::FreshDir("train_groups");
+  const std::string data = VOXSEX_TEST_DATA;
+  // fixtures.tsv has `id` and `speaker` columns: six clips of six speakers.
+  auto r = voxsex::test::RunVoxsex(
+      "train --targets " + voxsex::test::Quote(data + "/expected_answers.tsv") + " --groups " +
+          voxsex::test::Quote(data + "/fixtures.tsv") + " --val-fraction 0.34 --epochs 1 " +
+          "--batch-size 2 --threads 1 --out " + voxsex::test::Quote((dir / "m.pt").string()),
+      dir);
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.err.find("2 of 6 speakers (2 files) held out"), std::string::npos) << r.err;
+  const auto meta = SavedMetadata(dir / "m.pt");
+  EXPECT_EQ(meta["training"]["train_files"].get<int>(), 4);
+  EXPECT_EQ(meta["training"]["val_files"].get<int>(), 2);
+  EXPECT_EQ(meta["vad"]["first_band"].get<int>(), voxsex::VadOptions{}.first_band);
+  const double t = meta["calibration"]["temperature"].get<double>();
+  EXPECT_GT(t, 0.05);
+  EXPECT_LT(t, 20.0);
+  // The saved model loads, and predict applies its temperature: p_female is the softmax of the
+  // logits divided by it.
+  const auto model = voxsex::GenderModel::Load((dir / "m.pt").string());
+  EXPECT_DOUBLE_EQ(model.temperature(), t);
+  const auto lm = ClipLogMel("clip_3_wav16_16k_mono.wav", model.mel_options());
+  const auto p = model.Predict({&lm})[0];
+  EXPECT_NEAR(p.p_female, 1.0 / (1.0 + std::exp((p.logit_male - p.logit_female) / t)), 1e-6);
+  EXPECT_GT(p.speech_s, 0.3);
+  EXPECT_FALSE(p.no_speech);
+
+  // A groups table without a speaker column is refused, naming the file.
+  std::ofstream(dir / "bad_groups.tsv") << "id\tsex\nclip_1_aiff24_32k_stereo\t0\n";
+  r = voxsex::test::RunVoxsex("train --targets " +
+                                  voxsex::test::Quote(data + "/expected_answers.tsv") +
+                                  " --groups " + voxsex::test::Quote((dir / "bad_groups.tsv").string()) +
+                                  " --epochs 1 --out " + voxsex::test::Quote((dir / "b.pt").string()),
+                              dir);
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.err.find("bad_groups.tsv: --groups needs a header with 'id' and 'speaker'"),
+            std::string::npos)
+      << r.err;
+  EXPECT_FALSE(fs::exists(dir / "b.pt"));
+}
+
+TEST(TrainCli, WarnsWhenValidationAudioIsAlsoInTraining) {
+  const auto dir = voxsex::test::FreshDir("train_shared_audio");
+  const std::string data = VOXSEX_TEST_DATA;
+  fs::create_directories(dir / "val");
+  fs::copy_file(data + "/clip_3_wav16_16k_mono.wav", dir / "val" / "copy.wav");
+  fs::copy_file(data + "/clip_2_flac16_44k1_stereo.flac", dir / "val" / "other.flac");
+  std::ofstream(dir / "val" / "targets.tsv") << "copy\t0\nother\t1\n";
+  // Training without clip_2: only the copy of clip_3 is shared.
+  std::ofstream(dir / "train.tsv") << "clip_1_aiff24_32k_stereo\t0\nclip_3_wav16_16k_mono\t0\n"
+                                      "clip_4_mp3_48k_mono\t1\nclip_6_ulaw_8k_mono\t1\n";
+  const auto r = voxsex::test::RunVoxsex(
+      "train --targets " + voxsex::test::Quote((dir / "train.tsv").string()) + " --audio-dir " +
+          voxsex::test::Quote(data) + " --val-targets " +
+          voxsex::test::Quote((dir / "val" / "targets.tsv").string()) +
+          " --epochs 1 --batch-size 2 --threads 1 --out " +
+          voxsex::test::Quote((dir / "m.pt").string()),
+      dir);
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.err.find("1 validation files have the same audio as a training file ('copy' = "
+                       "training 'clip_3_wav16_16k_mono')"),
+            std::string::npos)
+      << r.err;
 }
