@@ -34,6 +34,14 @@ double Seconds(Clock::time_point since) {
   return std::chrono::duration<double>(Clock::now() - since).count();
 }
 
+// FNV-1a, 64-bit (http://www.isthe.com/chongo/tech/comp/fnv/), over n bytes.
+std::uint64_t Fnv1a64(const void* data, std::size_t n) {
+  std::uint64_t h = 0xcbf29ce484222325ull;
+  const auto* bytes = static_cast<const unsigned char*>(data);
+  for (std::size_t i = 0; i < n; ++i) h = (h ^ bytes[i]) * 0x100000001b3ull;
+  return h;
+}
+
 // One labelled file: log-mel [num_mels, num_frames] of its speech frames (every frame without
 // VAD) and, for training files, the waveform and the indices of its speech frames.
 struct Example {
@@ -68,9 +76,10 @@ struct LoadedExamples {
   long num_skipped = 0;
 };
 
-// Reads targets and computes log-mel of each file on `num_threads` threads, keeping only the speech
-// frames when `vad` is given; with keep_samples the waveform and speech frame indices are kept too. A target whose id has
-// no audio file, or two, is a FormatError naming the targets line. Files that cannot be read, or
+// Computes log-mel of each target's file on `num_threads` threads, keeping only the speech frames
+// when `vad` is given; with keep_samples the waveform and speech frame indices are kept too.
+// `targets_path` names the targets in messages. A target whose id has no audio file, or two, is
+// a FormatError naming the targets line. Files that cannot be read, or
 // that CheckAudio refuses (too short, no signal), are skipped with a warning each and a count;
 // with `strict` they are an AudioError instead, after all were tried.
 LoadedExamples LoadExamples(const std::string& targets_path, const std::vector<Target>& targets,
@@ -117,12 +126,7 @@ LoadedExamples LoadExamples(const std::string& targets_path, const std::vector<T
           Example& ex = examples[i];
           ex.id = targets[i].id;
           ex.gender = targets[i].gender;
-          std::uint64_t h = 0xcbf29ce484222325ull;  // FNV-1a 64
-          for (const float v : audio.samples) {
-            const auto* bytes = reinterpret_cast<const unsigned char*>(&v);
-            for (std::size_t k = 0; k < sizeof v; ++k) h = (h ^ bytes[k]) * 0x100000001b3ull;
-          }
-          ex.audio_hash = h;
+          ex.audio_hash = Fnv1a64(audio.samples.data(), audio.samples.size() * sizeof(float));
           if (vad != nullptr) {
             SpeechSelection sel = SelectSpeech(lm, *vad);
             if (!sel.no_speech) {
@@ -183,28 +187,28 @@ std::map<std::string, std::string> ReadGroups(const std::string& path) {
   return speaker_of;
 }
 
-// Splits `targets` by speaker: the speakers whose FNV-1a hash of "seed/speaker", scaled to [0, 1),
-// falls below `fraction` go to validation (at least one speaker, and never all). A target without
-// a speaker in `speaker_of` is a FormatError naming the targets line.
+// Splits `targets` by speaker into (training, validation): the speakers are ordered by the FNV-1a
+// hash of "seed/speaker" and the first round(fraction * speakers) of them (at least one, never
+// all) go to validation. A target without a speaker in `speaker_of` is a FormatError naming the
+// targets line.
 std::pair<std::vector<Target>, std::vector<Target>> SplitBySpeaker(
     const std::vector<Target>& targets, const std::map<std::string, std::string>& speaker_of,
     const std::string& targets_path, const std::string& groups_path, double fraction,
     std::uint64_t seed) {
-  std::map<std::string, double> draw;
+  std::map<std::string, std::uint64_t> draw;
   for (const auto& t : targets) {
     auto it = speaker_of.find(t.id);
     if (it == speaker_of.end()) {
       throw FormatError(targets_path + ":" + std::to_string(t.line_number) + ": id '" + t.id +
                         "' has no speaker in --groups '" + groups_path + "'");
     }
-    std::uint64_t h = 0xcbf29ce484222325ull;
-    for (unsigned char c : std::to_string(seed) + "/" + it->second) h = (h ^ c) * 0x100000001b3ull;
-    draw[it->second] = static_cast<double>(h >> 11) / 9007199254740992.0;  // 53 bits -> [0, 1)
+    const std::string key = std::to_string(seed) + "/" + it->second;
+    draw[it->second] = Fnv1a64(key.data(), key.size());
   }
   if (draw.size() < 2) {
     throw FormatError(targets_path + ": a speaker-disjoint validation set needs at least two speakers");
   }
-  std::vector<std::pair<double, std::string>> order;
+  std::vector<std::pair<std::uint64_t, std::string>> order;
   for (const auto& [speaker, u] : draw) order.emplace_back(u, speaker);
   std::sort(order.begin(), order.end());
   const std::size_t n_val = std::clamp<std::size_t>(
