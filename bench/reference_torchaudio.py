@@ -82,7 +82,8 @@ def select_speech(log_mel, vad):
 
     A frame is speech when its energy (10 log10 of the sum of its mel powers from first_band up)
     is >= the loudest frame's - dynamic_range_db and >= the background_percentile-th percentile +
-    margin; with fewer than min_speech_frames such frames every frame is kept (no_speech).
+    margin; with fewer than min_speech_frames such frames every frame is kept (no_speech); every
+    frame is kept too when the model's detector does not drop_non_speech.
     """
     first = min(vad["first_band"], log_mel.shape[0] - 1)
     power = np.exp(log_mel[first:].double().numpy()).sum(axis=0)
@@ -95,6 +96,8 @@ def select_speech(log_mel, vad):
     frames = np.nonzero(energy_db >= threshold)[0]
     if len(frames) < vad["min_speech_frames"]:
         return log_mel, 0, True
+    if not vad["drop_non_speech"]:  # the detector only measures speech
+        return log_mel, len(frames), False
     return log_mel[:, torch.from_numpy(frames)].contiguous(), len(frames), False
 
 

@@ -70,6 +70,7 @@ VadOptions VadOptionsFromJson(const nlohmann::json& j) {
     o.background_percentile = j.at("background_percentile").get<double>();
     o.background_margin_db = j.at("background_margin_db").get<double>();
     o.min_speech_frames = j.at("min_speech_frames").get<int>();
+    o.drop_non_speech = j.at("drop_non_speech").get<bool>();
     o.Validate();
   } catch (const nlohmann::json::exception& e) {
     throw ModelError(std::string("metadata vad: ") + e.what());
@@ -85,7 +86,8 @@ nlohmann::json VadOptionsToJson(const VadOptions& o) {
           {"dynamic_range_db", o.dynamic_range_db},
           {"background_percentile", o.background_percentile},
           {"background_margin_db", o.background_margin_db},
-          {"min_speech_frames", o.min_speech_frames}};
+          {"min_speech_frames", o.min_speech_frames},
+          {"drop_non_speech", o.drop_non_speech}};
 }
 
 LoadedModule LoadModule(const std::string& path) {
@@ -319,8 +321,9 @@ std::vector<Prediction> GenderModel::Predict(const std::vector<const LogMel*>& i
       const SpeechSelection sel = SelectSpeech(*m, *impl_->loaded.vad);
       speech_s[i] = sel.num_speech_frames * frame_s;
       no_speech[i] = sel.no_speech;
-      features.push_back(sel.no_speech ? internal::ToTensor(*m)
-                                       : internal::ToTensor(KeepFrames(*m, sel.frames)));
+      features.push_back(sel.no_speech || !impl_->loaded.vad->drop_non_speech
+                             ? internal::ToTensor(*m)
+                             : internal::ToTensor(KeepFrames(*m, sel.frames)));
     } else {
       speech_s[i] = m->num_frames * frame_s;
       features.push_back(internal::ToTensor(*m));

@@ -467,18 +467,6 @@ std::string TrainingLogTsv(const nlohmann::json& members) {
 
 }  // namespace
 
-AugmentOptions DefaultTrainAugment() {
-  AugmentOptions a;
-  a.noise_prob = 0.5;
-  a.snr_min_db = 0.0;
-  a.snr_max_db = 30.0;
-  a.reverb_prob = 0.3;
-  a.telephone_prob = 0.1;
-  a.clip_prob = 0.1;
-  a.speed_prob = 0.0;
-  return a;
-}
-
 void TrainOptions::Validate() const {
   if (targets_path.empty()) throw ConfigError("--targets is required");
   if (out_path.empty()) throw ConfigError("--out is required");
@@ -727,7 +715,10 @@ TrainResult TrainImpl(const TrainOptions& opts) {
   const MelOptions& mel = loaded.mel;
   spdlog::info("front end: {}", mel.ToString());
 
-  const VadOptions* vad = opts.vad ? &opts.vad_options : nullptr;
+  // The detector as stored in the model: it drops non-speech frames only with opts.vad.
+  VadOptions stored_vad = opts.vad_options;
+  stored_vad.drop_non_speech = opts.vad;
+  const VadOptions* vad = opts.vad ? &stored_vad : nullptr;
   std::vector<Target> train_targets = ReadTargets(opts.targets_path);
   std::vector<Target> val_targets;
   std::string val_targets_path = opts.val_targets_path, val_audio_dir = opts.val_audio_dir;
@@ -799,7 +790,7 @@ TrainResult TrainImpl(const TrainOptions& opts) {
   AugmentOptions augment = opts.augment;
   augment.gain_db = opts.gain_db;
   spdlog::info("{}", augment.ToString());
-  if (opts.vad) spdlog::info("{}", opts.vad_options.ToString());
+  spdlog::info("{}", stored_vad.ToString());
   BatchMaker batches(opts, mel, augment, train, band_mean, threads);
 
   std::vector<torch::jit::Module> members;
@@ -882,7 +873,9 @@ TrainResult TrainImpl(const TrainOptions& opts) {
       {"seconds", result.seconds},
       {"members", members_json}};
   if (!val.empty()) meta["metrics"] = {{"validation", MetricsJson(val_metrics)}};
-  if (opts.vad) meta["vad"] = internal::VadOptionsToJson(opts.vad_options);
+  // Stored either way: predict measures speech (speech_s, no_speech) with it, and drops the
+  // non-speech frames only when training did (drop_non_speech).
+  meta["vad"] = internal::VadOptionsToJson(stored_vad);
   // Predict divides the logits by this temperature (Guo et al., ICML 2017), fitted on validation.
   meta["calibration"] = {{"temperature", result.temperature},
                          {"fitted_on", val.empty() ? "" : val_targets_path}};

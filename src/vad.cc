@@ -30,7 +30,8 @@ std::string VadOptions::ToString() const {
   s << "VadOptions(first_band=" << first_band << ", dynamic_range_db=" << dynamic_range_db
     << ", background_percentile=" << background_percentile
     << ", background_margin_db=" << background_margin_db
-    << ", min_speech_frames=" << min_speech_frames << ")";
+    << ", min_speech_frames=" << min_speech_frames << ", drop_non_speech=" << drop_non_speech
+    << ")";
   return s.str();
 }
 

@@ -244,6 +244,7 @@ TEST(TrainCli, GroupsHoldOutWholeSpeakersAndTheModelCarriesVadAndCalibration) {
   EXPECT_EQ(meta["training"]["train_files"].get<int>(), 4);
   EXPECT_EQ(meta["training"]["val_files"].get<int>(), 2);
   EXPECT_EQ(meta["vad"]["first_band"].get<int>(), voxsex::VadOptions{}.first_band);
+  EXPECT_FALSE(meta["vad"]["drop_non_speech"].get<bool>());  // --vad 0 by default: measure only
   const double t = meta["calibration"]["temperature"].get<double>();
   EXPECT_GT(t, 0.05);
   EXPECT_LT(t, 20.0);
@@ -293,4 +294,32 @@ TEST(TrainCli, WarnsWhenValidationAudioIsAlsoInTraining) {
                        "training 'clip_3_wav16_16k_mono')"),
             std::string::npos)
       << r.err;
+}
+
+TEST(Model, StoredVadMeasuresSpeechAndDropsFramesOnlyWhenAsked) {
+  // The bundled model's weights with a "vad" block in its metadata, first measuring only, then
+  // dropping non-speech frames.
+  auto meta = SavedMetadata(voxsex::test::BundledModel());
+  meta["vad"] = voxsex::internal::VadOptionsToJson(voxsex::VadOptions{});
+  meta["vad"]["drop_non_speech"] = false;
+  const std::string measuring = Resave(voxsex::test::BundledModel(), meta.dump(), "vad_measure");
+  meta["vad"]["drop_non_speech"] = true;
+  const std::string dropping = Resave(voxsex::test::BundledModel(), meta.dump(), "vad_drop");
+
+  const auto plain = voxsex::GenderModel::Load(voxsex::test::BundledModel());
+  const auto lm = ClipLogMel("clip_1_aiff24_32k_stereo.aiff", plain.mel_options());
+  const auto p0 = plain.Predict({&lm})[0];
+  const auto p1 = voxsex::GenderModel::Load(measuring).Predict({&lm})[0];
+  const auto p2 = voxsex::GenderModel::Load(dropping).Predict({&lm})[0];
+  const double duration_s = lm.num_frames * 0.01;
+  // Without a detector every frame counts as speech; with one, the pauses do not.
+  EXPECT_NEAR(p0.speech_s, duration_s, 1e-9);
+  EXPECT_GT(p1.speech_s, 0.2);
+  EXPECT_LT(p1.speech_s, 0.95 * duration_s);
+  EXPECT_DOUBLE_EQ(p1.speech_s, p2.speech_s);
+  // Measuring only: the model sees the same frames, so the same logits.
+  EXPECT_EQ(p1.logit_male, p0.logit_male);
+  EXPECT_EQ(p1.logit_female, p0.logit_female);
+  // Dropping: fewer frames, other logits.
+  EXPECT_NE(p2.logit_female - p2.logit_male, p0.logit_female - p0.logit_male);
 }

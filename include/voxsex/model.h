@@ -60,12 +60,12 @@ class GenderModel {
   // "calibration.temperature"; 1 when absent).
   double temperature() const;
 
-  // Classifies each log-mel (any length >= 1 frame). When the model's metadata has "vad", only the
-  // frames SelectSpeech (include/voxsex/vad.h) calls speech are used (every frame when it finds too
-  // few: no_speech). Inputs longer than max_window_s are cut into windows whose logits are
-  // averaged, weighted by window length. Runs under InferenceMode, batching windows of similar
-  // length. Throws ModelError when an input has no frames or the wrong band count, or the module
-  // fails.
+  // Classifies each log-mel (any length >= 1 frame). When the model's metadata has "vad",
+  // SelectSpeech (include/voxsex/vad.h) measures speech_s and no_speech, and with its
+  // drop_non_speech only the speech frames are used (every frame when it finds too few). Inputs
+  // longer than max_window_s are cut into windows whose logits are averaged, weighted by window
+  // length. Runs under InferenceMode, batching windows of similar length. Throws ModelError when
+  // an input has no frames or the wrong band count, or the module fails.
   std::vector<Prediction> Predict(const std::vector<const LogMel*>& inputs) const;
 
  private:

@@ -11,10 +11,6 @@
 
 namespace voxsex {
 
-// The augmentation `voxsex train` uses by default: noise (white, pink, babble; 0-30 dB SNR) on half
-// the crops, reverberation on 30%, telephone channel on 10%, clipping on 10%; no speed perturbation.
-AugmentOptions DefaultTrainAugment();
-
 struct TrainOptions {
   std::string targets_path;      // id<TAB>gender
   std::string audio_dir;         // "" = directory of targets_path
@@ -41,12 +37,16 @@ struct TrainOptions {
   double crop_max_s = 4.0;
   double gain_db = 12.0;         // random gain in [-gain_db, +gain_db], on the waveform
   // Waveform augmentation of each training crop (include/voxsex/augment.h); augment.gain_db is
-  // replaced by gain_db. The defaults are what models/README.md's ablation supports.
-  AugmentOptions augment = DefaultTrainAugment();
+  // replaced by gain_db. Off by default: on dev it bought noise robustness for adults at the cost
+  // of children and clean accuracy (models/README.md, ablation).
+  AugmentOptions augment;
   // Speech-frame selection: training crops are centred on speech frames of the clean audio, and
   // the frames of each (augmented) crop and of each validation file that VadOptions does not call
-  // speech are dropped, as predict does with the model's stored "vad" metadata. Off: every frame.
-  bool vad = true;
+  // speech are dropped, as predict does with the model's stored "vad" metadata. Off: every frame
+  // is used (the model still stores the detector, with drop_non_speech false, for predict's
+  // speech_s and no_speech). vad_options.drop_non_speech is replaced by this. Off by default:
+  // dropping frames cost accuracy on dev (models/README.md, ablation).
+  bool vad = false;
   VadOptions vad_options;
   double max_train_file_s = 30.0;// training clips longer than this are cut to it when loaded
   // SpecAugment (Park et al., 2019): masked cells are set to the band mean (0 after normalisation).

@@ -24,6 +24,9 @@ struct VadOptions {
   double background_margin_db = 6.0;
   // Fewer speech frames than this: the file is flagged no_speech and every frame is used.
   int min_speech_frames = 20;  // 0.2 s at a 10 ms hop
+  // True: only the speech frames reach the model. False: the model sees every frame and the
+  // detector only measures speech (speech_s, no_speech, and which blocks of a file vote).
+  bool drop_non_speech = true;
 
   // Throws ConfigError when a field is out of range.
   void Validate() const;
