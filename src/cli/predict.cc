@@ -38,6 +38,9 @@ using Clock = std::chrono::steady_clock;
 constexpr const char* kUsage =
     "usage: voxsex predict DIR ANSWERS, or voxsex predict --list FILE ANSWERS (ANSWERS may be - "
     "for stdout)";
+// Longest file predict classifies: it streams, so memory does not grow with the length; the
+// limit only stops a runaway stream.
+constexpr double kMaxFileDurationS = 24.0 * 3600.0;
 constexpr const char* kScoresHeader = "id\tp_female\tconfidence\tduration_s\tspeech_s\tflags\n";
 // A file's logits accumulated over its blocks (each at most ModelOptions::max_window_s long):
 // blocks with speech vote with their speech frames; blocks without (no_speech) vote, with all
@@ -490,6 +493,7 @@ int run_predict(const PredictOptions& opts) {
       MelFrontend& frontend = *made;
       AudioReaderOptions ropts;
       ropts.target_sample_rate_hz = mel.sample_rate_hz;
+      ropts.max_duration_s = kMaxFileDurationS;
       for (std::size_t i = next++; i < end && !stop; i = next++) {
         InputFile& f = files[i];
         if (f.error.empty()) {
