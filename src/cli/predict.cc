@@ -146,7 +146,9 @@ void SetPrediction(InputFile& f, const Prediction& p) {
   f.gender = p.gender();
   f.p_female = p.p_female;
   f.speech_s = p.speech_s;
-  if (p.no_speech) f.flags = f.flags == "-" || f.flags.empty() ? "no_speech" : "no_speech," + f.flags;
+  if (p.no_speech) {
+    f.flags = f.flags == "-" || f.flags.empty() ? "no_speech" : "no_speech," + f.flags;
+  }
 }
 
 // `text` as one TSV field on one line: backslash, tab, CR and LF escaped as \\, \t, \r, \n.
@@ -343,8 +345,9 @@ CLI::App* setup_predict(CLI::App& app, PredictOptions& o) {
                 "Also classify files in subdirectories of DIR (symlinked directories are not "
                 "followed); the id is still the file name without extension");
   cmd->add_option("--scores", o.scores_path,
-                  "Also write a TSV with a header: id, p_female, confidence, duration_s, speech_s, flags "
-                  "(too_short, low_level, clipped, dc_offset, nonfinite or -); - for stdout");
+                  "Also write a TSV with a header: id, p_female, confidence, duration_s, "
+                  "speech_s, flags (no_speech, too_short, low_level, clipped, dc_offset, "
+                  "nonfinite or -); - for stdout");
   cmd->add_option("--errors", o.errors_path,
                   "Also write the failed files as a TSV with a header: path, reason (written, "
                   "header only, when nothing failed)");
@@ -372,8 +375,9 @@ CLI::App* setup_predict(CLI::App& app, PredictOptions& o) {
       "  LC_ALL=C sort -m part*.tsv > answers.tsv\n\n"
       "scores.tsv: header id, p_female, confidence, duration_s, speech_s, flags; one row per\n"
       "classified file sorted by id; confidence = max(p_female, 1 - p_female) (calibrated on\n"
-      "the model's validation set); speech_s = seconds the VAD kept; flags: no_speech (the VAD\n"
-      "found under 0.2 s of speech: every frame was used), too_short (< 1 s),\n"
+      "the model's validation set); speech_s = seconds the speech detector found; flags:\n"
+      "no_speech (the detector found under 0.2 s of speech in every block: all frames were\n"
+      "used), too_short (< 1 s),\n"
       "low_level (RMS < -35 dBFS), clipped (>= 0.1% of samples at full scale), dc_offset\n"
       "(|mean| >= 0.1), nonfinite (NaN or infinite samples, read as 0); - for none.\n"
       "Refused (failed): unreadable or undecodable files, sample rates outside 4-768 kHz, less\n"
@@ -474,7 +478,9 @@ int run_predict(const PredictOptions& opts) {
       const std::lock_guard<std::mutex> lock(model_mutex);
       preds = model->Predict(blocks);
     }
-    for (std::size_t k = 0; k < preds.size(); ++k) f.votes.Add(preds[k], blocks[k]->num_frames, frame_s);
+    for (std::size_t k = 0; k < preds.size(); ++k) {
+      f.votes.Add(preds[k], blocks[k]->num_frames, frame_s);
+    }
     f.pending.clear();
   };
   for (std::size_t c = 0; c < files.size() && !(opts.fail_fast && first_failure); c += kChunk) {
@@ -579,7 +585,9 @@ int run_predict(const PredictOptions& opts) {
       InputFile& f = files[i];
       f.pending.clear();
       f.pending.shrink_to_fit();
-      if (f.error.empty() && !f.votes.empty()) SetPrediction(f, f.votes.Result(temperature, frame_s));
+      if (f.error.empty() && !f.votes.empty()) {
+        SetPrediction(f, f.votes.Result(temperature, frame_s));
+      }
     }
   }
   progress.Finish();

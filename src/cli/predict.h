@@ -14,7 +14,8 @@ struct PredictOptions {
   std::string input_dir;     // DIR; "" when the files come from --list
   std::string list_path;     // --list: one audio path per line; "" = use DIR
   std::string answers_path;  // ANSWERS; "-" = stdout
-  std::string scores_path;   // --scores: sidecar id, p_female, confidence, duration_s, flags;
+  std::string scores_path;   // --scores: sidecar id, p_female, confidence, duration_s, speech_s,
+                             // flags;
                              // "" = none, "-" = stdout
   std::string errors_path;   // --errors: `path<TAB>reason` per failed file; "" = none
   std::string model_path;    // "" = bundled model
@@ -38,10 +39,13 @@ struct PredictOptions {
 CLI::App* setup_predict(CLI::App& app, PredictOptions& opts);
 
 // Classifies the files and writes ANSWERS (`id<TAB>gender`, sorted by id, no header) and, with
-// --scores, a TSV with the header `id\tp_female\tconfidence\tduration_s\tflags` and one row per
-// classified file sorted by id: p_female (4 decimals), confidence = max(p, 1 - p) (4 decimals),
-// duration_s of the decoded audio (3 decimals), flags = CheckAudio's flags comma-separated
-// (too_short, low_level, clipped, dc_offset, nonfinite; include/voxsex/audio.h) or "-" for none.
+// --scores, a TSV with the header `id\tp_female\tconfidence\tduration_s\tspeech_s\tflags` and one
+// row per classified file sorted by id: p_female (4 decimals, calibrated), confidence =
+// max(p, 1 - p) (4 decimals), duration_s of the decoded audio (3 decimals), speech_s the seconds
+// the model's speech detector found (2 decimals), flags = no_speech and CheckAudio's flags
+// comma-separated (too_short, low_level, clipped, dc_offset, nonfinite; include/voxsex/audio.h)
+// or "-" for none. Files are read in blocks of one model window (AudioStream), so memory does not
+// grow with a file's length; a file's logits combine its blocks' by speech frames.
 // A file fails when it cannot be read, CheckAudio refuses it (too short, no signal), its id is
 // shared or unwritable, or the model fails on it: stderr gets one line `path: reason` at once, the
 // end of the run a summary, and --errors a TSV with the header `path\treason` and one row per
