@@ -171,10 +171,15 @@ def main():
     sprinkled[where[100:150]] = np.inf
     sprinkled[where[150:]] = -np.inf
     ok("nan_inf_some.wav", wav_bytes(sprinkled, rate, IEEE_FLOAT, 32), flags="nonfinite")
-    # Full-scale square wave at 150 Hz: readable, clipped, not speech; classified with the flag.
+    # Full-scale square wave at 150 Hz: readable, clipped, not speech; classified with the flags.
     t = np.arange(2 * rate) / rate
     ok("square_full_scale.wav", wav_bytes(np.sign(np.sin(2 * math.pi * 150 * t)), rate, PCM, 16),
-       flags="clipped")
+       flags="no_speech,clipped")
+    # Readable, but no speech in it: steady noise and a pure tone are classified, flagged.
+    ok("noise_only.wav", wav_bytes(rng.normal(0.0, 0.05, 2 * rate), rate, PCM, 16),
+       flags="no_speech")
+    ok("tone_440.wav", wav_bytes(0.3 * np.sin(2 * math.pi * 440 * t), rate, PCM, 16),
+       flags="no_speech")
     fail("silence.wav", wav_bytes(np.zeros(2 * rate), rate, PCM, 16), reason="digital silence")
     fail("dc_only.wav", wav_bytes(np.full(2 * rate, 0.5), rate, PCM, 16),
          reason="constant (DC) signal")
@@ -207,7 +212,8 @@ def main():
     # A FLAC and an Ogg cut in half.
     flac = open(os.path.join(FIXTURES, "clip_2_flac16_44k1_stereo.flac"), "rb").read()
     open(os.path.join(audio, "flac_half.flac"), "wb").write(flac[:len(flac) // 2])
-    ok("flac_half.flac", None, flags="too_short")  # what decodes before the cut: 0.46 s
+    # What decodes before the cut: 0.46 s, the pause before the speech.
+    ok("flac_half.flac", None, flags="no_speech,too_short")
     # Two files with one id: neither answer could be told apart, so both fail.
     put("same_id.wav", clean, "fail", reason="is also the id of")
     shutil.copyfile(os.path.join(FIXTURES, "clip_2_flac16_44k1_stereo.flac"),

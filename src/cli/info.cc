@@ -240,6 +240,24 @@ void PrintInfo(std::ostream& out, const std::string& path, const json& m) {
   if (const json* metrics = Find(m, "metrics"); metrics != nullptr && metrics->is_object()) {
     for (const auto& [name, value] : metrics->items()) PrintMetrics(out, name, value);
   }
+  if (const json* v = Find(m, "vad"); v != nullptr && v->is_object()) {
+    out << "\nspeech detector\n";
+    Line(out, "type", Text(Find(*v, "type")) + " (include/voxsex/vad.h)");
+    Line(out, "speech frames",
+         fmt::format("within {} dB of the loudest, {} dB above the {}th percentile, from mel band "
+                     "{}; at least {} frames",
+                     Text(Find(*v, "dynamic_range_db")), Text(Find(*v, "background_margin_db")),
+                     Text(Find(*v, "background_percentile")), Text(Find(*v, "first_band")),
+                     Text(Find(*v, "min_speech_frames"))));
+    if (const json* d = Find(*v, "drop_non_speech"); d != nullptr && d->is_boolean()) {
+      Line(out, "model input", d->get<bool>() ? "speech frames only" : "every frame (measures only)");
+    }
+  }
+  if (const json* c = Find(m, "calibration"); c != nullptr && c->is_object()) {
+    out << "\ncalibration\n";
+    Line(out, "temperature", Text(Find(*c, "temperature")));
+    Line(out, "fitted on", Text(Find(*c, "fitted_on")));
+  }
 
   out << "\nsoftware\n";
   Line(out, "voxsex", Text(Find(m, "voxsex_version")));
@@ -255,7 +273,7 @@ void PrintInfo(std::ostream& out, const std::string& path, const json& m) {
   static const std::set<std::string> kKnown = {
       "format_version", "architecture", "parameters", "labels",   "input",  "output",
       "front_end",      "trained",      "training",   "metrics",  "voxsex_version",
-      "exported_with"};
+      "exported_with",  "vad",          "calibration"};
   bool header = false;
   for (const auto& [key, value] : m.items()) {
     if (kKnown.count(key) != 0) continue;
