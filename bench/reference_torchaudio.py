@@ -16,8 +16,8 @@ compute the log-mel, the same TorchScript model through torch.jit.load, batched,
   (select_speech(), as src/vad.cc SelectSpeech);
 - model (predict_blocks()): files in chunks of 64 in path order (predict's kChunk); a file's
   blocks are classified four at a time as they are read, the rest with its chunk; blocks sorted
-  by length (stable), batches of 32 padded with zeros to a multiple of 16 frames, true lengths
-  passed; a file's logits are the average of its blocks' weighted by speech frames (by all frames
+  by length (stable), batches of up to 32 blocks and 8,000 padded frames, padded with zeros to a
+  multiple of 16 frames, true lengths passed; a file's logits are the average of its blocks' weighted by speech frames (by all frames
   when no block has speech: BlockVotes in src/cli/predict.cc); p_female = softmax of the logits
   divided by the metadata's calibration temperature (if any); gender = 1 when p_female >= 0.5;
 - output: `id<TAB>gender` lines sorted by id.
@@ -48,6 +48,7 @@ CHUNK_FILES = 64        # src/cli/predict.cc kChunk: files whose features are he
 MAX_PENDING_BLOCKS = 4  # src/cli/predict.cc kMaxPendingBlocks: a long file's blocks per model call
 MAX_WINDOW_S = 10.0     # ModelOptions::max_window_s
 PAD_FRAMES = 16         # batches are padded to a multiple of this many frames
+MAX_BATCH_FRAMES = 8000  # ModelOptions::max_batch_frames: padded frames per forward pass
 MIN_DURATION_S = 0.1    # AudioCheckOptions::min_duration_s
 SILENCE_DBFS = -90.0    # AudioCheckOptions::silence_dbfs
 DEFAULT_MODEL = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "models",
@@ -153,6 +154,10 @@ def preprocess(path, meta, mel):
     return blocks
 
 
+def padded_length(frames):
+    return (frames + PAD_FRAMES - 1) // PAD_FRAMES * PAD_FRAMES
+
+
 def predict_blocks(module, blocks, batch_size):
     """Logits (male, female) of each block (log-mel [num_mels, frames] of at most one window),
     batched as GenderModel::Predict does: sorted by length (stable), batches padded to a multiple
@@ -160,10 +165,16 @@ def predict_blocks(module, blocks, batch_size):
     order = sorted(range(len(blocks)), key=lambda i: blocks[i].shape[1])
     logits = [None] * len(blocks)
     num_mels = blocks[0].shape[0] if blocks else 0
-    for b in range(0, len(order), batch_size):
-        batch = order[b:b + batch_size]
-        longest = blocks[batch[-1]].shape[1]
-        padded = (longest + PAD_FRAMES - 1) // PAD_FRAMES * PAD_FRAMES
+    b = 0
+    while b < len(order):
+        # Up to batch_size blocks and MAX_BATCH_FRAMES padded frames (ModelOptions).
+        e = b + 1
+        while (e < len(order) and e - b < batch_size and
+               (e - b + 1) * padded_length(blocks[order[e]].shape[1]) <= MAX_BATCH_FRAMES):
+            e += 1
+        batch = order[b:e]
+        b = e
+        padded = padded_length(blocks[batch[-1]].shape[1])
         x = torch.zeros(len(batch), 1, num_mels, padded)
         lengths = torch.tensor([blocks[i].shape[1] for i in batch], dtype=torch.int64)
         for k, i in enumerate(batch):

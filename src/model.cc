@@ -172,7 +172,8 @@ torch::Tensor ToTensor(const LogMel& log_mel) {
 
 std::vector<Prediction> PredictTensors(torch::jit::Module& module,
                                        const std::vector<torch::Tensor>& features, int batch_size,
-                                       int max_window_frames, torch::Device device) {
+                                       int max_window_frames, torch::Device device,
+                                       int64_t max_batch_frames) {
   struct Window {
     std::size_t input;
     int64_t start;
@@ -195,8 +196,16 @@ std::vector<Prediction> PredictTensors(torch::jit::Module& module,
       weight(features.size(), 0.0);
   torch::NoGradGuard no_grad;
   try {
-    for (std::size_t b = 0; b < windows.size(); b += batch_size) {
-      const std::size_t e = std::min(windows.size(), b + static_cast<std::size_t>(batch_size));
+    for (std::size_t b = 0, e = 0; b < windows.size(); b = e) {
+      // Up to batch_size windows, and (windows sorted by length) at most max_batch_frames padded
+      // frames in all: the activations of one forward stay bounded whatever the lengths.
+      e = b + 1;
+      while (e < windows.size() && e - b < static_cast<std::size_t>(batch_size) &&
+             (max_batch_frames <= 0 ||
+              static_cast<int64_t>(e - b + 1) * ((windows[e].length + 15) / 16 * 16) <=
+                  max_batch_frames)) {
+        ++e;
+      }
       const int64_t max_len = windows[e - 1].length;
       const int64_t padded = (max_len + 15) / 16 * 16;
       const int64_t num_mels = features[windows[b].input].size(0);
@@ -251,6 +260,7 @@ std::string SerializeModule(torch::jit::Module& module, const nlohmann::json& me
 void ModelOptions::Validate() const {
   if (num_threads < 0) throw ConfigError("threads must be >= 0 (0 = all cores)");
   if (batch_size < 1) throw ConfigError("batch size must be >= 1");
+  if (max_batch_frames < 0) throw ConfigError("max batch frames must be >= 0 (0 = no limit)");
   if (!(max_window_s >= 0.1)) throw ConfigError("max window must be >= 0.1 s");
   if (device != "cpu" && device != "cuda") {
     throw ConfigError("device must be cpu or cuda, not '" + device + "'");
@@ -260,6 +270,7 @@ void ModelOptions::Validate() const {
 std::string ModelOptions::ToString() const {
   std::ostringstream s;
   s << "ModelOptions(num_threads=" << num_threads << ", batch_size=" << batch_size
+    << ", max_batch_frames=" << max_batch_frames
     << ", max_window_s=" << max_window_s << ", device=" << device << ")";
   return s.str();
 }
@@ -333,7 +344,8 @@ std::vector<Prediction> GenderModel::Predict(const std::vector<const LogMel*>& i
       1, static_cast<int>(impl_->opts.max_window_s * mel.sample_rate_hz / mel.hop_length));
   auto preds = internal::PredictTensors(
       impl_->loaded.module, features, impl_->opts.batch_size, max_frames,
-      impl_->opts.device == "cuda" ? torch::Device(torch::kCUDA) : torch::Device(torch::kCPU));
+      impl_->opts.device == "cuda" ? torch::Device(torch::kCUDA) : torch::Device(torch::kCPU),
+      impl_->opts.max_batch_frames);
   const double t = impl_->loaded.temperature;
   for (std::size_t i = 0; i < preds.size(); ++i) {
     Prediction& p = preds[i];

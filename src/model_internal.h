@@ -45,14 +45,16 @@ torch::Tensor ToTensor(const LogMel& log_mel);
 
 // Classifies features [num_mels, num_frames] with `module` (already in eval mode), cutting inputs
 // longer than max_window_frames into near-equal windows whose logits are averaged, weighted by
-// window length. Windows are sorted by length and batched batch_size at a time, each batch padded
+// window length. Windows are sorted by length and batched up to batch_size at a time and (when
+// max_batch_frames > 0) up to max_batch_frames padded frames per batch, each batch padded
 // to a multiple of 16 frames (bounded set of shapes). Runs under NoGradGuard. Returns one
 // Prediction per input. Throws ModelError on a LibTorch error.
 // Batches are moved to `device` (the module's) and the logits back to the CPU.
 std::vector<Prediction> PredictTensors(torch::jit::Module& module,
                                        const std::vector<torch::Tensor>& features,
                                        int batch_size, int max_window_frames,
-                                       torch::Device device = torch::kCPU);
+                                       torch::Device device = torch::kCPU,
+                                       int64_t max_batch_frames = 0);
 
 // The bytes of `module` saved as TorchScript with `metadata` as its voxsex.json extra file, for
 // WriteFilesAtomic. Throws ModelError naming `path` (the destination, for the message).

@@ -15,7 +15,10 @@ inline constexpr const char* kModelMetadataName = "voxsex.json";
 
 struct ModelOptions {
   int num_threads = 0;           // LibTorch intra-op threads; 0 = all cores
-  int batch_size = 32;           // windows per forward pass
+  int batch_size = 32;           // windows per forward pass, at most
+  // Padded frames per forward pass, at most (0 = no limit): bounds the activations' memory. 8,000
+  // frames are 80 s of audio: 32 windows of 2.5 s, or 8 of 10 s.
+  int max_batch_frames = 8000;
   double max_window_s = 10.0;    // long inputs are cut into windows of at most this length
   std::string device = "cpu";    // "cpu" or "cuda" (needs a CUDA-enabled LibTorch and a GPU)
 
