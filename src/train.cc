@@ -897,6 +897,44 @@ TrainResult TrainImpl(const TrainOptions& opts) {
 
 }  // namespace
 
+void CalibrateOptions::Validate() const {
+  if (model_path.empty()) throw ConfigError("--model is required");
+  if (targets_path.empty()) throw ConfigError("--targets is required");
+  if (out_path.empty()) throw ConfigError("--out is required");
+  if (num_threads < 0) throw ConfigError("--threads must be >= 0");
+}
+
+double Calibrate(const CalibrateOptions& opts) {
+  opts.Validate();
+  try {
+    const int threads = internal::SetTorchThreads(opts.num_threads);
+    internal::LoadedModule loaded = internal::LoadModule(opts.model_path);
+    VadOptions vad;
+    vad.drop_non_speech = false;
+    if (loaded.vad) vad = *loaded.vad;
+    const LoadedExamples examples =
+        LoadExamples(opts.targets_path, ReadTargets(opts.targets_path), opts.audio_dir,
+                     loaded.mel, 1e9, threads, /*strict=*/false,
+                     vad.drop_non_speech ? &vad : nullptr, /*keep_samples=*/false);
+    std::vector<torch::Tensor> features;
+    std::vector<int> truth;
+    for (const auto& ex : examples.examples) {
+      features.push_back(ex.features);
+      truth.push_back(ex.gender);
+    }
+    const double t = FitTemperature(loaded.module, features, truth,
+                                    10 * loaded.mel.sample_rate_hz / loaded.mel.hop_length);
+    nlohmann::json meta = loaded.metadata;
+    meta["calibration"] = {{"temperature", t}, {"fitted_on", opts.targets_path}};
+    if (!meta.contains("vad")) meta["vad"] = internal::VadOptionsToJson(vad);
+    WriteFilesAtomic({{opts.out_path, internal::SerializeModule(loaded.module, meta, opts.out_path)}});
+    spdlog::info("wrote {} (temperature {:.3f} from {} files)", opts.out_path, t, truth.size());
+    return t;
+  } catch (const c10::Error& e) {
+    throw ModelError("calibration failed in LibTorch: " + std::string(e.what_without_backtrace()));
+  }
+}
+
 TrainResult Train(const TrainOptions& opts) {
   opts.Validate();
   try {

@@ -94,4 +94,24 @@ struct TrainResult {
 // and some audio unusable) or ModelError.
 TrainResult Train(const TrainOptions& opts);
 
+// Calibrates a trained model on labelled audio (temperature scaling) without changing its weights.
+struct CalibrateOptions {
+  std::string model_path;    // trained TorchScript model with voxsex metadata
+  std::string targets_path;  // id<TAB>gender of held-out files (e.g. the validation split)
+  std::string audio_dir;     // "" = directory of targets_path
+  std::string out_path;      // where the calibrated model is written (atomically)
+  int num_threads = 0;       // 0 = all cores
+
+  // Throws ConfigError when a path is empty or num_threads < 0.
+  void Validate() const;
+};
+
+// Fits the temperature that minimises the negative log-likelihood of the model's p_female on the
+// targets' files (logits as predict computes them, with the model's speech detector), stores it
+// as the metadata's "calibration" and, when the metadata has no "vad", adds the default speech
+// detector measuring only (drop_non_speech false: the model's input is unchanged). Returns the
+// temperature. Throws as Train does (FormatError for the targets, AudioError never: unusable
+// files are skipped with a warning, ModelError for the model).
+double Calibrate(const CalibrateOptions& opts);
+
 }  // namespace voxsex

@@ -95,6 +95,35 @@ CLI::App* setup_train(CLI::App& app, TrainOptions& o) {
   return cmd;
 }
 
+CLI::App* setup_calibrate(CLI::App& app, CalibrateOptions& o) {
+  CLI::App* cmd = app.add_subcommand(
+      "calibrate", "Fit a trained model's calibration temperature on labelled audio (weights unchanged)");
+  cmd->add_option("--model", o.model_path, "Trained TorchScript model")->required()->check(CLI::ExistingFile);
+  cmd->add_option("--targets", o.targets_path, "Held-out labels, id<TAB>gender")
+      ->required()
+      ->check(CLI::ExistingFile);
+  cmd->add_option("--audio-dir", o.audio_dir, "Directory of the audio (default: beside --targets)")
+      ->check(CLI::ExistingDirectory);
+  cmd->add_option("--out", o.out_path, "Output model")->required();
+  cmd->add_option("--threads", o.num_threads, "Threads (0 = all cores)")->capture_default_str();
+  cmd->footer(
+      "Temperature scaling (Guo et al., ICML 2017): p_female = softmax(logits / T) with the T that\n"
+      "minimises the negative log-likelihood on the targets' files. A model without a speech\n"
+      "detector gets the default one, measuring only (its input is unchanged).\n"
+      "Example:\n  voxsex calibrate --model my.pt --targets data/dev/targets.tsv --out my-calibrated.pt");
+  return cmd;
+}
+
+int run_calibrate(const CalibrateOptions& opts) {
+  try {
+    Calibrate(opts);
+  } catch (const Error& e) {
+    spdlog::error("{}", e.what());
+    return 2;
+  }
+  return 0;
+}
+
 int run_train(const TrainOptions& opts) {
   TrainOptions o = opts;
   if (o.init_model_path.empty()) {

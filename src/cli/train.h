@@ -13,4 +13,9 @@ CLI::App* setup_train(CLI::App& app, TrainOptions& opts);
 // Returns 0 on success, 2 on a usage, input or model error.
 int run_train(const TrainOptions& opts);
 
+// `voxsex calibrate`: fit a trained model's calibration temperature on labelled audio.
+CLI::App* setup_calibrate(CLI::App& app, CalibrateOptions& opts);
+// Returns 0 on success, 2 on a usage, targets or model error.
+int run_calibrate(const CalibrateOptions& opts);
+
 }  // namespace voxsex::cli
