@@ -297,16 +297,18 @@ TEST(TrainCli, WarnsWhenValidationAudioIsAlsoInTraining) {
 }
 
 TEST(Model, StoredVadMeasuresSpeechAndDropsFramesOnlyWhenAsked) {
-  // The bundled model's weights with a "vad" block in its metadata, first measuring only, then
-  // dropping non-speech frames.
+  // The bundled model's weights without a "vad" block in its metadata, with one measuring only,
+  // and with one dropping non-speech frames.
   auto meta = SavedMetadata(voxsex::test::BundledModel());
+  meta.erase("vad");
+  const std::string without = Resave(voxsex::test::BundledModel(), meta.dump(), "vad_none");
   meta["vad"] = voxsex::internal::VadOptionsToJson(voxsex::VadOptions{});
   meta["vad"]["drop_non_speech"] = false;
   const std::string measuring = Resave(voxsex::test::BundledModel(), meta.dump(), "vad_measure");
   meta["vad"]["drop_non_speech"] = true;
   const std::string dropping = Resave(voxsex::test::BundledModel(), meta.dump(), "vad_drop");
 
-  const auto plain = voxsex::GenderModel::Load(voxsex::test::BundledModel());
+  const auto plain = voxsex::GenderModel::Load(without);
   const auto lm = ClipLogMel("clip_1_aiff24_32k_stereo.aiff", plain.mel_options());
   const auto p0 = plain.Predict({&lm})[0];
   const auto p1 = voxsex::GenderModel::Load(measuring).Predict({&lm})[0];
