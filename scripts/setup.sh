@@ -8,7 +8,7 @@ build_dir=${1:-build}
 packages=(
   build-essential cmake pkg-config
   libsndfile1-dev libfftw3-dev libsoxr-dev libtorch-dev libcli11-dev libspdlog-dev
-  nlohmann-json3-dev libgtest-dev
+  nlohmann-json3-dev libgtest-dev libjemalloc-dev
   # the voxsex(1) man page and the .deb (cpack -G DEB computes Depends with dpkg-shlibdeps)
   help2man dpkg-dev
   # the pictures of `voxsex eval --report` (scripts/plot_report.py)

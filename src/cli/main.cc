@@ -3,8 +3,6 @@
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
-#include <malloc.h>
-
 #include <CLI/CLI.hpp>
 #include <csignal>
 #include <cstdlib>
@@ -33,11 +31,6 @@ int main(int argc, char** argv) {
   // Writing to a closed pipe (`voxsex predict dir - | head`) must be an error the command reports
   // with status 2, not death by SIGPIPE.
   std::signal(SIGPIPE, SIG_IGN);
-  // glibc raises its mmap threshold after the first large frees, so later batch tensors land on
-  // the main heap and freed memory stays resident (bench/README.md measured predict's peak RSS at
-  // ~570 MB with ~150 MB live). Fixed thresholds give large blocks back to the system at once.
-  mallopt(M_MMAP_THRESHOLD, 256 * 1024);
-  mallopt(M_TRIM_THRESHOLD, 1024 * 1024);
   auto logger = spdlog::stderr_color_mt("voxsex");
   logger->set_pattern("%^[%l]%$ %v");
   spdlog::set_default_logger(logger);
