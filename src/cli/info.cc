@@ -163,9 +163,18 @@ void PrintTraining(std::ostream& out, const json& t) {
   Line(out, "seed", Text(Find(t, "seed")));
   if (const json* e = Find(t, "ensemble"); e != nullptr && e->is_number_integer()) {
     const long long n = e->get<long long>();
-    Line(out, "ensemble", n == 1 ? std::string("1 model")
-                                 : fmt::format("{} members (seeds seed .. seed+{}), logits averaged",
-                                               n, n - 1));
+    const json* sources = Find(t, "ensemble_of_models");  // scripts/make_ensemble.py
+    if (sources != nullptr && sources->is_array()) {
+      std::string names;
+      for (const json& name : *sources) names += (names.empty() ? "" : ", ") + Text(name);
+      Line(out, "ensemble", fmt::format("{} members from {} (scripts/make_ensemble.py), logits "
+                                        "averaged; options below are the first model's",
+                                        n, names));
+    } else {
+      Line(out, "ensemble", n == 1 ? std::string("1 model")
+                                   : fmt::format("{} members (seeds seed .. seed+{}), logits averaged",
+                                                 n, n - 1));
+    }
   }
   Line(out, "threads", Text(Find(t, "threads")));
   if (const json* c = Find(t, "crop_s"); c != nullptr && c->is_array() && c->size() == 2) {
