@@ -234,6 +234,13 @@ std::vector<Answer> ReadAnswers(const std::string& path, bool allow_duplicates) 
   return answers;
 }
 
+std::string FormatPFemale(double p_female) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%.4f", p_female);
+  if (p_female < 0.5 && std::strcmp(text, "0.5000") == 0) return "0.4999";
+  return text;
+}
+
 void WriteAnswers(const std::string& path, std::vector<Answer> answers) {
   std::sort(answers.begin(), answers.end(), [](const Answer& a, const Answer& b) {
     return a.id != b.id ? a.id < b.id : a.gender < b.gender;

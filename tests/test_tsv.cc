@@ -229,6 +229,25 @@ TEST_F(TsvTest, UnwritableDestinationThrowsAndKeepsOldFile) {
   EXPECT_EQ(Listing(), (std::set<std::string>{"answers.tsv", "old.tsv"}));
 }
 
+// scores.tsv's p_female agrees with the answer at the boundary: 0.49996 would round to 0.5000
+// beside a male answer.
+TEST(FormatPFemale, FourDecimalsOnTheAnswersSideOfOneHalf) {
+  EXPECT_EQ(voxsex::FormatPFemale(0.123456), "0.1235");
+  EXPECT_EQ(voxsex::FormatPFemale(0.0), "0.0000");
+  EXPECT_EQ(voxsex::FormatPFemale(1.0), "1.0000");
+  EXPECT_EQ(voxsex::FormatPFemale(0.99996), "1.0000");
+  EXPECT_EQ(voxsex::FormatPFemale(0.5), "0.5000");
+  EXPECT_EQ(voxsex::FormatPFemale(0.50004), "0.5000");
+  EXPECT_EQ(voxsex::FormatPFemale(0.49996), "0.4999");
+  EXPECT_EQ(voxsex::FormatPFemale(0.4999999999), "0.4999");
+  EXPECT_EQ(voxsex::FormatPFemale(0.49994), "0.4999");
+  EXPECT_EQ(voxsex::FormatPFemale(0.49985), "0.4999");
+  for (int i = 0; i <= 100000; ++i) {  // printed >= 0.5 exactly when p >= 0.5
+    const double p = 0.49 + 0.02 * i / 100000.0;
+    EXPECT_EQ(std::stod(voxsex::FormatPFemale(p)) >= 0.5, p >= 0.5) << p;
+  }
+}
+
 TEST_F(TsvTest, ReadTableWithBomCrlfAndBlankLines) {
   const std::string path =
       Write("meta.tsv", "\xEF\xBB\xBFid\tsource\tage_group\r\n\r\na\tx\tchild\r\nb\ty\t\r\n\r\n");

@@ -28,6 +28,11 @@ inline std::vector<Target> ReadTargets(const std::string& path) { return ReadAns
 // that is then renamed over it, so `path` is never half-written. Throws FormatError on I/O failure.
 void WriteAnswers(const std::string& path, std::vector<Answer> answers);
 
+// p_female (a probability in [0, 1]) as scores.tsv prints it: 4 decimals, rounded to nearest
+// except that a p_female under 0.5 never prints as 0.5000 (it prints 0.4999), so the printed
+// value is >= 0.5 exactly when the answer (gender 1 iff p_female >= 0.5) is female. No errors.
+std::string FormatPFemale(double p_female);
+
 // Writes `content` to `path` atomically: a temporary file in the same directory (unnamed,
 // O_TMPFILE, where the file system supports it, so a killed process leaves no stray file), fsync,
 // then rename over `path` with SIGINT/SIGTERM/SIGHUP/SIGQUIT held back until it is done. A process

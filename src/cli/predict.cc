@@ -621,7 +621,7 @@ int run_predict(const PredictOptions& opts) {
       std::string scores_text = kScoresHeader;
       for (const InputFile* f : classified) {
         const double p = f->p_female;
-        scores_text += fmt::format("{}\t{:.4f}\t{:.4f}\t{:.3f}\t{:.2f}\t{}\n", f->id, p,
+        scores_text += fmt::format("{}\t{}\t{:.4f}\t{:.3f}\t{:.2f}\t{}\n", f->id, FormatPFemale(p),
                                    std::max(p, 1.0 - p), f->duration_s, f->speech_s, f->flags);
       }
       outputs.emplace_back(opts.scores_path, std::move(scores_text));
