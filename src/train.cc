@@ -51,6 +51,7 @@ struct Example {
   torch::Tensor features;
   std::vector<float> samples;      // training files only: mono, at the front end's rate
   std::vector<int> speech_frames;  // training files only: empty when VAD is off or found none
+  float loss_weight = 1.0f;        // TrainOptions::child_weight for children, else 1
 };
 
 // Maps id -> the audio files in `dir` with that id (file name without extension).
@@ -187,6 +188,19 @@ std::map<std::string, std::string> ReadGroups(const std::string& path) {
   return speaker_of;
 }
 
+// Age group of each id from a groups table (columns `id` and `age_group`). Throws FormatError.
+std::map<std::string, std::string> ReadAgeGroups(const std::string& path) {
+  const Table table = ReadTable(path);
+  for (const char* c : {"id", "age_group"}) {
+    if (std::find(table.columns.begin(), table.columns.end(), c) == table.columns.end()) {
+      throw FormatError(path + ": --child-weight needs a header with 'id' and 'age_group' columns");
+    }
+  }
+  std::map<std::string, std::string> age_of;
+  for (const auto& row : table.rows) age_of[row.at("id")] = row.at("age_group");
+  return age_of;
+}
+
 // Splits `targets` by speaker into (training, validation): the speakers are ordered by the FNV-1a
 // hash of "seed/speaker" and the first round(fraction * speakers) of them (at least one, never
 // all) go to validation. A target without a speaker in `speaker_of` is a FormatError naming the
@@ -246,6 +260,7 @@ struct Batch {
   torch::Tensor x;        // [B, 1, M, T]
   torch::Tensor lengths;  // [B]
   torch::Tensor labels;   // [B]
+  torch::Tensor weights;  // [B] float: each item's loss weight (Example::loss_weight)
 };
 
 // Makes training batches: a random crop of each waveform, centred on a speech frame, augmented
@@ -299,12 +314,14 @@ class BatchMaker {
     batch.x = torch::zeros({b, 1, mel_.num_mels, width});
     batch.lengths = torch::empty({b}, torch::kInt64);
     batch.labels = torch::empty({b}, torch::kInt64);
+    batch.weights = torch::empty({b}, torch::kFloat32);
     for (int64_t k = 0; k < b; ++k) {
       const LogMel& lm = items[k];
       auto dst = batch.x[k][0].narrow(1, 0, lm.num_frames);
       dst.copy_(internal::ToTensor(lm));
       batch.lengths[k] = lm.num_frames;
       batch.labels[k] = data_[order[begin + k]].gender;
+      batch.weights[k] = data_[order[begin + k]].loss_weight;
     }
     return batch;
   }
@@ -493,6 +510,10 @@ void TrainOptions::Validate() const {
   }
   if (!(ema_decay >= 0 && ema_decay < 1)) throw ConfigError("--ema-decay must be in [0, 1)");
   if (!(val_fraction > 0 && val_fraction <= 0.5)) throw ConfigError("--val-fraction must be in (0, 0.5]");
+  if (!(child_weight > 0 && child_weight <= 100)) throw ConfigError("--child-weight must be in (0, 100]");
+  if (child_weight != 1.0 && groups_path.empty()) {
+    throw ConfigError("--child-weight needs --groups (a table with id and age_group columns)");
+  }
   augment.Validate();
   vad_options.Validate();
 }
@@ -507,7 +528,7 @@ std::string TrainOptions::ToString() const {
     << ", freq_masks=" << freq_masks << "x" << freq_mask_bands << ", time_masks=" << time_masks
     << "x" << time_mask_ratio << ", feature_norm=" << feature_norm << ", ema_decay=" << ema_decay
     << ", ensemble=" << ensemble << ", strict=" << strict << ", groups=" << groups_path
-    << ", val_fraction=" << val_fraction << ", vad=" << vad << ", "
+    << ", val_fraction=" << val_fraction << ", child_weight=" << child_weight << ", vad=" << vad << ", "
     << augment.ToString() << ")";
   return s.str();
 }
@@ -623,9 +644,15 @@ MemberResult TrainMember(torch::jit::Module& module, const std::vector<Example>&
       ++step;
       Batch batch = batches.Make(order, b, e, rng);
       auto logits = module.forward({batch.x, batch.lengths}).toTensor();
-      auto loss = torch::nn::functional::cross_entropy(
+      // Class-weighted cross-entropy with label smoothing, each item also weighted by its loss
+      // weight, normalised by the sum of the items' weights (torch's weighted mean when all
+      // loss weights are 1).
+      auto per_item = torch::nn::functional::cross_entropy(
           logits, batch.labels,
-          torch::nn::functional::CrossEntropyFuncOptions().weight(class_weight).label_smoothing(0.05));
+          torch::nn::functional::CrossEntropyFuncOptions().weight(class_weight).label_smoothing(0.05)
+              .reduction(torch::kNone));
+      const auto item_weight = class_weight.index_select(0, batch.labels) * batch.weights;
+      auto loss = (per_item * batch.weights).sum() / item_weight.sum();
       optimizer.zero_grad();
       loss.backward();
       optimizer.step();
@@ -762,6 +789,23 @@ TrainResult TrainImpl(const TrainOptions& opts) {
     num_skipped += val_loaded.num_skipped;
     WarnSharedAudio(train, val);
   }
+  if (opts.child_weight != 1.0) {
+    const auto age_of = ReadAgeGroups(opts.groups_path);
+    long children = 0;
+    for (auto& ex : train) {
+      const auto it = age_of.find(ex.id);
+      if (it != age_of.end() && it->second == "child") {
+        ex.loss_weight = static_cast<float>(opts.child_weight);
+        ++children;
+      }
+    }
+    spdlog::info("child weight {}: {} of {} training files are children", opts.child_weight,
+                 children, train.size());
+    if (children == 0) {
+      spdlog::warn("--child-weight {}: no training file has age_group 'child' in '{}'",
+                   opts.child_weight, opts.groups_path);
+    }
+  }
   long counts[2] = {0, 0};
   for (const auto& ex : train) counts[ex.gender]++;
   spdlog::info("loaded {} training files ({} male, {} female), {} validation files in {:.1f} s",
@@ -851,6 +895,7 @@ TrainResult TrainImpl(const TrainOptions& opts) {
       {"targets", opts.targets_path},
       {"val_targets", val_targets_path},
       {"groups", opts.groups_path},
+      {"child_weight", opts.child_weight},
       {"train_files", result.num_train_files},
       {"train_male", counts[0]},
       {"train_female", counts[1]},

@@ -272,6 +272,60 @@ TEST(TrainCli, GroupsHoldOutWholeSpeakersAndTheModelCarriesVadAndCalibration) {
   EXPECT_FALSE(fs::exists(dir / "b.pt"));
 }
 
+TEST(TrainCli, ChildWeightWeighsChildrenInTheLoss) {
+  const auto dir = voxsex::test::FreshDir("train_child_weight");
+  const std::string data = VOXSEX_TEST_DATA;
+  std::ofstream(dir / "groups.tsv") << "id\tspeaker\tage_group\n"
+                                    << "clip_1_aiff24_32k_stereo\ts1\tchild\n"
+                                    << "clip_2_flac16_44k1_stereo\ts2\tchild\n"
+                                    << "clip_3_wav16_16k_mono\ts3\tadult\n"
+                                    << "clip_4_mp3_48k_mono\ts4\tadult\n"
+                                    << "clip_5_vorbis_22k05_mono\ts5\tchild\n"
+                                    << "clip_6_ulaw_8k_mono\ts6\tadult\n";
+  const std::string common = "train --targets " + voxsex::test::Quote(data + "/expected_answers.tsv") +
+                             " --epochs 2 --batch-size 3 --seed 7 --threads 1 --crop-min 1 " +
+                             "--crop-max 1 --groups " + voxsex::test::Quote((dir / "groups.tsv").string()) +
+                             " --val-targets " + voxsex::test::Quote(data + "/expected_answers.tsv");
+  auto r = voxsex::test::RunVoxsex(
+      common + " --child-weight 5 --out " + voxsex::test::Quote((dir / "w5.pt").string()), dir);
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.err.find("child weight 5: 3 of 6 training files are children"), std::string::npos)
+      << r.err;
+  EXPECT_EQ(SavedMetadata(dir / "w5.pt")["training"]["child_weight"].get<double>(), 5.0);
+  r = voxsex::test::RunVoxsex(
+      common + " --child-weight 1 --out " + voxsex::test::Quote((dir / "w1.pt").string()), dir);
+  ASSERT_EQ(r.status, 0) << r.err;
+  // Same seed, same data: only the loss weights differ, so the weights must.
+  auto w5 = torch::jit::load((dir / "w5.pt").string());
+  auto w1 = torch::jit::load((dir / "w1.pt").string());
+  auto p5 = w5.named_parameters(), p1 = w1.named_parameters();
+  bool differs = false;
+  for (auto i5 = p5.begin(), i1 = p1.begin(); i5 != p5.end(); ++i5, ++i1) {
+    if (!torch::equal((*i5).value, (*i1).value)) differs = true;
+  }
+  EXPECT_TRUE(differs) << "--child-weight 5 trained the same weights as --child-weight 1";
+
+  // Without --groups, or with groups lacking age_group: refused before training, nothing written.
+  r = voxsex::test::RunVoxsex("train --targets " + voxsex::test::Quote(data + "/expected_answers.tsv") +
+                                  " --child-weight 3 --epochs 1 --out " +
+                                  voxsex::test::Quote((dir / "x.pt").string()),
+                              dir);
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.err.find("--child-weight needs --groups"), std::string::npos) << r.err;
+  r = voxsex::test::RunVoxsex("train --targets " + voxsex::test::Quote(data + "/expected_answers.tsv") +
+                                  " --child-weight 3 --epochs 1 --groups " +
+                                  voxsex::test::Quote(data + "/fixtures.tsv") + " --val-targets " +
+                                  voxsex::test::Quote(data + "/expected_answers.tsv") + " --out " +
+                                  voxsex::test::Quote((dir / "y.pt").string()),
+                              dir);
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.err.find("fixtures.tsv: --child-weight needs a header with 'id' and 'age_group'"),
+            std::string::npos)
+      << r.err;
+  EXPECT_FALSE(fs::exists(dir / "x.pt"));
+  EXPECT_FALSE(fs::exists(dir / "y.pt"));
+}
+
 TEST(TrainCli, WarnsWhenValidationAudioIsAlsoInTraining) {
   const auto dir = voxsex::test::FreshDir("train_shared_audio");
   const std::string data = VOXSEX_TEST_DATA;

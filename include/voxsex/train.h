@@ -22,6 +22,10 @@ struct TrainOptions {
   // warned about. "" = no groups.
   std::string groups_path;
   double val_fraction = 0.1;
+  // Loss weight of the training files whose `age_group` in the groups table (groups_path, which
+  // then needs that column) is "child"; other files weigh 1. 1 = off. For augmented training,
+  // which on dev made the network call boys girls (models/README.md, ablation).
+  double child_weight = 1.0;
   std::string init_model_path;   // untrained or pretrained TorchScript model with metadata
   std::string out_path;          // where the trained TorchScript model is written (atomically)
   int epochs = 30;

@@ -28,6 +28,10 @@ CLI::App* setup_train(CLI::App& app, TrainOptions& o) {
                   "Without --val-targets, --val-fraction of the speakers are held out for a "
                   "speaker-disjoint validation set; with it, speakers in both are warned about")
       ->check(CLI::ExistingFile);
+  cmd->add_option("--child-weight", o.child_weight,
+                  "Loss weight of the training files whose age_group in --groups is 'child' "
+                  "(1 = off; needs --groups with an age_group column)")
+      ->capture_default_str();
   cmd->add_option("--val-fraction", o.val_fraction,
                   "With --groups and no --val-targets: fraction of speakers held out")
       ->capture_default_str();
