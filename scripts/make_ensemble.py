@@ -11,8 +11,10 @@ first model's, with the architecture, parameter count and the list of source mod
 the calibration temperature removed: fit one for the combination with
 `voxsex calibrate --model OUT.pt --targets dev/targets.tsv --out OUT.pt`.
 
-Every model must have the same front end (voxsex.json "front_end") and labels; otherwise the script
-exits with status 2 naming the model. Needs python3-torch (Debian); run with /usr/bin/python3.
+Every model must have the same front end (voxsex.json "front_end"), labels and speech-frame
+dropping ("vad" "drop_non_speech": predict feeds every member the same frames); otherwise the
+script exits with status 2 naming the model. A file that cannot be loaded as a voxsex model exits
+with status 1 naming it. Needs python3-torch (Debian); run with /usr/bin/python3.
 """
 import argparse
 import json
@@ -74,10 +76,12 @@ def main():
     members, sources, metas = [], [], []
     for path in args.models:
         module, meta = load(path)
+        drops = (meta.get("vad") or {}).get("drop_non_speech", False)
         if metas and (meta.get("front_end") != metas[0].get("front_end")
-                      or meta.get("labels") != metas[0].get("labels")):
-            print(f"make_ensemble: '{path}' has another front end or labels than "
-                  f"'{args.models[0]}'", file=sys.stderr)
+                      or meta.get("labels") != metas[0].get("labels")
+                      or drops != (metas[0].get("vad") or {}).get("drop_non_speech", False)):
+            print(f"make_ensemble: '{path}' has another front end, labels or speech-frame "
+                  f"dropping (vad.drop_non_speech) than '{args.models[0]}'", file=sys.stderr)
             sys.exit(2)
         got = members_of(module)
         members += got

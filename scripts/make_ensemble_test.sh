@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Tests scripts/make_ensemble.py: the bundled model (3 networks) combined with itself is an
 # ensemble of 6 networks whose mean logits are the bundled model's, so predict gives the same
-# answers and, after `voxsex calibrate` on the same files, p_female within 1e-3; voxsex info
-# lists the 6 members; a file that is not a voxsex model is refused with its name.
+# answers and, given the bundled model's temperature, p_female within 1e-3; voxsex info
+# lists the 6 members; a file that is not a voxsex model is refused with its name, and so is a
+# model that drops non-speech frames beside one that does not.
 # Usage: scripts/make_ensemble_test.sh BUILD_DIR   (ctest test make_ensemble)
 # Exit status: 0 pass, 1 fail, 77 skipped (/usr/bin/python3 without torch).
 set -euo pipefail
@@ -57,4 +58,20 @@ if /usr/bin/python3 "$source_dir/scripts/make_ensemble.py" --out "$scratch/x.pt"
 fi
 grep -q "bogus.pt" "$scratch/bogus.log" || { cat "$scratch/bogus.log" >&2; fail "error does not name the file"; }
 [ ! -e "$scratch/x.pt" ] || fail "an output was written after an error"
+# A model that drops non-speech frames cannot join one that does not: refused with status 2.
+/usr/bin/python3 - "$model" "$scratch/drops.pt" <<'PY'
+import json, sys, torch
+extra = {"voxsex.json": ""}
+m = torch.jit.load(sys.argv[1], _extra_files=extra)
+meta = json.loads(extra["voxsex.json"])
+meta["vad"]["drop_non_speech"] = True
+torch.jit.save(m, sys.argv[2], _extra_files={"voxsex.json": json.dumps(meta)})
+PY
+status=0
+/usr/bin/python3 "$source_dir/scripts/make_ensemble.py" --out "$scratch/z.pt" "$model" \
+  "$scratch/drops.pt" 2>"$scratch/drops.log" || status=$?
+[ "$status" = 2 ] || fail "mixing frame dropping: exit $status, expected 2"
+grep -q "drops.pt' has another front end, labels or speech-frame dropping" "$scratch/drops.log" ||
+  { cat "$scratch/drops.log" >&2; fail "mixing frame dropping: message does not say why"; }
+[ ! -e "$scratch/z.pt" ] || fail "an output was written after an error"
 echo "make_ensemble_test: PASS"
