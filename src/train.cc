@@ -174,31 +174,21 @@ LoadedExamples LoadExamples(const std::string& targets_path, const std::vector<T
   return loaded;
 }
 
-// Speaker of each id from a groups table (columns `id` and `speaker`). Throws FormatError.
-std::map<std::string, std::string> ReadGroups(const std::string& path) {
+// Maps each id of a groups table (a TSV with a header) to its value in `column`. Throws
+// FormatError "<path>: <option> needs a header with 'id' and '<column>' columns" when either
+// column is missing.
+std::map<std::string, std::string> ReadGroupsColumn(const std::string& path, const char* column,
+                                                    const char* option) {
   const Table table = ReadTable(path);
-  const auto has = [&](const char* c) {
-    return std::find(table.columns.begin(), table.columns.end(), c) != table.columns.end();
-  };
-  if (!has("id") || !has("speaker")) {
-    throw FormatError(path + ": --groups needs a header with 'id' and 'speaker' columns");
-  }
-  std::map<std::string, std::string> speaker_of;
-  for (const auto& row : table.rows) speaker_of[row.at("id")] = row.at("speaker");
-  return speaker_of;
-}
-
-// Age group of each id from a groups table (columns `id` and `age_group`). Throws FormatError.
-std::map<std::string, std::string> ReadAgeGroups(const std::string& path) {
-  const Table table = ReadTable(path);
-  for (const char* c : {"id", "age_group"}) {
+  for (const char* c : {"id", column}) {
     if (std::find(table.columns.begin(), table.columns.end(), c) == table.columns.end()) {
-      throw FormatError(path + ": --child-weight needs a header with 'id' and 'age_group' columns");
+      throw FormatError(path + ": " + option + " needs a header with 'id' and '" + column +
+                        "' columns");
     }
   }
-  std::map<std::string, std::string> age_of;
-  for (const auto& row : table.rows) age_of[row.at("id")] = row.at("age_group");
-  return age_of;
+  std::map<std::string, std::string> value_of;
+  for (const auto& row : table.rows) value_of[row.at("id")] = row.at(column);
+  return value_of;
 }
 
 // Splits `targets` by speaker into (training, validation): the speakers are ordered by the FNV-1a
@@ -751,7 +741,7 @@ TrainResult TrainImpl(const TrainOptions& opts) {
   std::string val_targets_path = opts.val_targets_path, val_audio_dir = opts.val_audio_dir;
   if (!opts.val_targets_path.empty()) val_targets = ReadTargets(opts.val_targets_path);
   if (!opts.groups_path.empty()) {
-    const auto speaker_of = ReadGroups(opts.groups_path);
+    const auto speaker_of = ReadGroupsColumn(opts.groups_path, "speaker", "--groups");
     if (opts.val_targets_path.empty()) {
       auto split = SplitBySpeaker(train_targets, speaker_of, opts.targets_path, opts.groups_path,
                                   opts.val_fraction, opts.seed);
@@ -790,7 +780,7 @@ TrainResult TrainImpl(const TrainOptions& opts) {
     WarnSharedAudio(train, val);
   }
   if (opts.child_weight != 1.0) {
-    const auto age_of = ReadAgeGroups(opts.groups_path);
+    const auto age_of = ReadGroupsColumn(opts.groups_path, "age_group", "--child-weight");
     long children = 0;
     for (auto& ex : train) {
       const auto it = age_of.find(ex.id);
