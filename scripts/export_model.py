@@ -51,11 +51,18 @@ class VoxSexNet(nn.Module):
     forward(log_mel [batch, 1, num_mels, num_frames] float32, lengths [batch] int64)
       -> logits [batch, 2] (index 0 = male, 1 = female).
     band_mean / band_std [num_mels] are per-band normalisation statistics set by training.
+
+    With age_classes (head "gender_age"), the network classifies gender x age group:
+    fine_logits(log_mel, lengths) -> logits [batch, 4] (FINE_LABELS order), and forward returns the
+    gender logits logsumexp over the age groups, so that softmax(forward) is the sum of the fine
+    probabilities of each gender. `voxsex train` trains fine_logits when the model has it (it needs
+    each file's age group); predict, calibrate and ensembles use forward only.
     """
 
     def __init__(self, num_mels: int = 64, channels: int = 128, embed: int = 256,
-                 hidden: int = 128, dropout: float = 0.2):
+                 hidden: int = 128, dropout: float = 0.2, age_classes: bool = False):
         super().__init__()
+        self.age_classes = age_classes
         self.register_buffer("band_mean", torch.zeros(num_mels))
         self.register_buffer("band_std", torch.ones(num_mels))
         self.stem = ConvBlock(num_mels, channels, 5, stride=2)
@@ -66,9 +73,20 @@ class VoxSexNet(nn.Module):
         self.fc = nn.Linear(2 * embed, hidden)
         self.fc_bn = nn.BatchNorm1d(hidden)
         self.dropout = nn.Dropout(dropout)
-        self.out = nn.Linear(hidden, 2)
+        self.out = nn.Linear(hidden, 4 if age_classes else 2)
 
     def forward(self, log_mel: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        z = self.head_logits(log_mel, lengths)
+        if self.age_classes:  # [B, 4] = [B, age, gender] -> logsumexp over age -> [B, 2]
+            return torch.logsumexp(z.view(-1, 2, 2), dim=1)
+        return z
+
+    @torch.jit.export
+    def fine_logits(self, log_mel: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """Logits [batch, 4] over FINE_LABELS (head "gender_age"); [batch, 2] otherwise."""
+        return self.head_logits(log_mel, lengths)
+
+    def head_logits(self, log_mel: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         x = log_mel.squeeze(1)  # [B, M, T]
         x = (x - self.band_mean.view(1, -1, 1)) / self.band_std.view(1, -1, 1)
         t_in = x.size(2)
@@ -151,10 +169,12 @@ class VoxSexCNN2d(nn.Module):
 
 
 ARCHITECTURES = {"tdnn": VoxSexNet, "cnn2d": VoxSexCNN2d}
+# Head "gender_age": the fine classes of fine_logits, index = gender + 2 * (age group == child).
+FINE_LABELS = ["male adult", "female adult", "male child", "female child"]
 
 
-def metadata(model: nn.Module, arch: str) -> dict:
-    return {
+def metadata(model: nn.Module, arch: str, head: str) -> dict:
+    meta = {
         "format_version": 1,
         "architecture": arch,
         "parameters": sum(p.numel() for p in model.parameters()),
@@ -166,6 +186,10 @@ def metadata(model: nn.Module, arch: str) -> dict:
         "trained": False,
         "exported_with": {"torch": torch.__version__, "python": sys.version.split()[0]},
     }
+    if head == "gender_age":
+        meta["head"] = {"type": "gender_age", "fine_labels": FINE_LABELS,
+                        "fine_output": "fine_logits [batch, 4]; forward = logsumexp over age group"}
+    return meta
 
 
 def main() -> None:
@@ -174,9 +198,15 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0, help="initialisation seed")
     ap.add_argument("--arch", choices=sorted(ARCHITECTURES), default="tdnn", help="architecture")
     ap.add_argument("--channels", type=int, default=128, help="tdnn: channels of the conv layers")
+    ap.add_argument("--head", choices=["gender", "gender_age"], default="gender",
+                    help="tdnn: output head; gender_age trains gender x age group (child/adult) "
+                         "and answers gender (voxsex train needs --groups with age_group)")
     args = ap.parse_args()
     torch.manual_seed(args.seed)
-    kwargs = {"channels": args.channels} if args.arch == "tdnn" else {}
+    if args.head != "gender" and args.arch != "tdnn":
+        ap.error("--head gender_age is for --arch tdnn")
+    kwargs = ({"channels": args.channels, "age_classes": args.head == "gender_age"}
+              if args.arch == "tdnn" else {})
     model = ARCHITECTURES[args.arch](num_mels=MEL["num_mels"], **kwargs).eval()
     scripted = torch.jit.script(model)
     # Sanity: any length, any batch; padded items give the same logits as unpadded ones.
@@ -187,7 +217,7 @@ def main() -> None:
         padded = scripted(x, torch.tensor([57, 31]))
         assert full.shape == (2, 2)
         assert torch.allclose(short[0], padded[1], atol=1e-5), (short, padded)
-    meta = metadata(model, args.arch)
+    meta = metadata(model, args.arch, args.head)
     scripted.save(args.out, _extra_files={"voxsex.json": json.dumps(meta, indent=1)})
     print(f"wrote {args.out}: {meta['parameters']} parameters, torch {torch.__version__}")
 

@@ -52,6 +52,7 @@ struct Example {
   std::vector<float> samples;      // training files only: mono, at the front end's rate
   std::vector<int> speech_frames;  // training files only: empty when VAD is off or found none
   float loss_weight = 1.0f;        // TrainOptions::child_weight for children, else 1
+  bool child = false;              // age_group "child" in the groups table (read when needed)
 };
 
 // Maps id -> the audio files in `dir` with that id (file name without extension).
@@ -249,7 +250,8 @@ void WarnSharedAudio(const std::vector<Example>& train, const std::vector<Exampl
 struct Batch {
   torch::Tensor x;        // [B, 1, M, T]
   torch::Tensor lengths;  // [B]
-  torch::Tensor labels;   // [B]
+  torch::Tensor labels;   // [B] gender: 0 male, 1 female
+  torch::Tensor fine_labels;  // [B] gender x age group: gender + 2 * child (head "gender_age")
   torch::Tensor weights;  // [B] float: each item's loss weight (Example::loss_weight)
 };
 
@@ -304,6 +306,7 @@ class BatchMaker {
     batch.x = torch::zeros({b, 1, mel_.num_mels, width});
     batch.lengths = torch::empty({b}, torch::kInt64);
     batch.labels = torch::empty({b}, torch::kInt64);
+    batch.fine_labels = torch::empty({b}, torch::kInt64);
     batch.weights = torch::empty({b}, torch::kFloat32);
     for (int64_t k = 0; k < b; ++k) {
       const LogMel& lm = items[k];
@@ -311,6 +314,7 @@ class BatchMaker {
       dst.copy_(internal::ToTensor(lm));
       batch.lengths[k] = lm.num_frames;
       batch.labels[k] = data_[order[begin + k]].gender;
+      batch.fine_labels[k] = data_[order[begin + k]].gender + (data_[order[begin + k]].child ? 2 : 0);
       batch.weights[k] = data_[order[begin + k]].loss_weight;
     }
     return batch;
@@ -585,6 +589,13 @@ nlohmann::json AugmentJson(const AugmentOptions& a) {
           {"gain_db", a.gain_db}};
 }
 
+// True for a model whose head classifies gender x age group (export_model.py --head gender_age):
+// it has fine_logits [batch, 4] and a true `age_classes` attribute.
+bool HasGenderAgeHead(const torch::jit::Module& module) {
+  return module.hasattr("age_classes") && module.attr("age_classes").isBool() &&
+         module.attr("age_classes").toBool() && module.find_method("fine_logits").has_value();
+}
+
 // Trains `module` in place with seed `seed`; with a validation set, leaves it at the epoch with
 // the best validation balanced accuracy.
 MemberResult TrainMember(torch::jit::Module& module, const std::vector<Example>& train,
@@ -595,6 +606,7 @@ MemberResult TrainMember(torch::jit::Module& module, const std::vector<Example>&
                          const std::string& tag) {
   torch::manual_seed(seed);
   std::mt19937_64 rng(seed);
+  const bool fine_head = HasGenderAgeHead(module);
   std::vector<torch::Tensor> params;
   for (auto p : module.parameters()) {
     p.requires_grad_(true);
@@ -633,14 +645,25 @@ MemberResult TrainMember(torch::jit::Module& module, const std::vector<Example>&
       }
       ++step;
       Batch batch = batches.Make(order, b, e, rng);
-      auto logits = module.forward({batch.x, batch.lengths}).toTensor();
       // Class-weighted cross-entropy with label smoothing, each item also weighted by its loss
       // weight, normalised by the sum of the items' weights (torch's weighted mean when all
-      // loss weights are 1).
-      auto per_item = torch::nn::functional::cross_entropy(
-          logits, batch.labels,
-          torch::nn::functional::CrossEntropyFuncOptions().weight(class_weight).label_smoothing(0.05)
-              .reduction(torch::kNone));
+      // loss weights are 1). A gender x age head is trained on its four classes, each weighted by
+      // its gender's class weight; its gender logits (forward) are logsumexp over the age groups.
+      torch::Tensor logits, per_item;
+      if (fine_head) {
+        const auto fine = module.run_method("fine_logits", batch.x, batch.lengths).toTensor();
+        per_item = torch::nn::functional::cross_entropy(
+            fine, batch.fine_labels,
+            torch::nn::functional::CrossEntropyFuncOptions().weight(class_weight.repeat({2}))
+                .label_smoothing(0.05).reduction(torch::kNone));
+        logits = torch::logsumexp(fine.view({-1, 2, 2}), 1);
+      } else {
+        logits = module.forward({batch.x, batch.lengths}).toTensor();
+        per_item = torch::nn::functional::cross_entropy(
+            logits, batch.labels,
+            torch::nn::functional::CrossEntropyFuncOptions().weight(class_weight).label_smoothing(0.05)
+                .reduction(torch::kNone));
+      }
       const auto item_weight = class_weight.index_select(0, batch.labels) * batch.weights;
       auto loss = (per_item * batch.weights).sum() / item_weight.sum();
       optimizer.zero_grad();
@@ -778,6 +801,27 @@ TrainResult TrainImpl(const TrainOptions& opts) {
     val = std::move(val_loaded.examples);
     num_skipped += val_loaded.num_skipped;
     WarnSharedAudio(train, val);
+  }
+  const bool fine_head = HasGenderAgeHead(loaded.module);
+  if (fine_head && opts.groups_path.empty()) {
+    throw ConfigError("initial model '" + opts.init_model_path +
+                      "' classifies gender x age group: it needs --groups (a table with id and "
+                      "age_group columns)");
+  }
+  if (fine_head) {
+    const auto age_of = ReadGroupsColumn(opts.groups_path, "age_group", "--groups");
+    long children = 0;
+    for (auto& ex : train) {
+      const auto it = age_of.find(ex.id);
+      if (it == age_of.end() || (it->second != "child" && it->second != "adult")) {
+        throw FormatError(opts.groups_path + ": training file '" + ex.id +
+                          "' needs an age_group of 'child' or 'adult' (the initial model "
+                          "classifies gender x age group)");
+      }
+      ex.child = it->second == "child";
+      children += ex.child;
+    }
+    spdlog::info("gender x age head: {} of {} training files are children", children, train.size());
   }
   if (opts.child_weight != 1.0) {
     const auto age_of = ReadGroupsColumn(opts.groups_path, "age_group", "--child-weight");

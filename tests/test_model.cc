@@ -326,6 +326,83 @@ TEST(TrainCli, ChildWeightWeighsChildrenInTheLoss) {
   EXPECT_FALSE(fs::exists(dir / "y.pt"));
 }
 
+TEST(TrainCli, GenderAgeHeadTrainsFourClassesAndAnswersGender) {
+  const auto dir = voxsex::test::FreshDir("train_gender_age");
+  const std::string data = VOXSEX_TEST_DATA;
+  const std::string init = (dir / "untrained_ga.pt").string();
+  const std::string export_cmd = "/usr/bin/python3 " +
+                                 voxsex::test::Quote(std::string(VOXSEX_SOURCE_DIR) + "/scripts/export_model.py") +
+                                 " " + voxsex::test::Quote(init) + " --head gender_age > /dev/null 2>&1";
+  if (std::system(export_cmd.c_str()) != 0) {
+    GTEST_SKIP() << "/usr/bin/python3 with torch (python3-torch) is needed to export the head: " << export_cmd;
+  }
+  std::ofstream(dir / "groups.tsv") << "id\tspeaker\tage_group\n"
+                                    << "clip_1_aiff24_32k_stereo\ts1\tchild\n"
+                                    << "clip_2_flac16_44k1_stereo\ts2\tchild\n"
+                                    << "clip_3_wav16_16k_mono\ts3\tadult\n"
+                                    << "clip_4_mp3_48k_mono\ts4\tadult\n"
+                                    << "clip_5_vorbis_22k05_mono\ts5\tchild\n"
+                                    << "clip_6_ulaw_8k_mono\ts6\tadult\n";
+  const std::string targets = voxsex::test::Quote(data + "/expected_answers.tsv");
+  const std::string common = "train --targets " + targets + " --init " + voxsex::test::Quote(init) +
+                             " --epochs 2 --batch-size 3 --seed 7 --threads 1 --crop-min 1 --crop-max 1";
+  auto r = voxsex::test::RunVoxsex(common + " --groups " + voxsex::test::Quote((dir / "groups.tsv").string()) +
+                                       " --val-targets " + targets + " --out " +
+                                       voxsex::test::Quote((dir / "ga.pt").string()),
+                                   dir);
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.err.find("gender x age head: 3 of 6 training files are children"), std::string::npos) << r.err;
+  EXPECT_EQ(SavedMetadata(dir / "ga.pt")["head"]["type"], "gender_age");
+
+  // The trained head: four fine logits; forward's gender probabilities are the sums of the fine
+  // probabilities of each gender over the two age groups.
+  auto m = torch::jit::load((dir / "ga.pt").string());
+  m.eval();
+  torch::NoGradGuard no_grad;
+  const auto mel = voxsex::MelOptions{};
+  auto x = voxsex::internal::ToTensor(ClipLogMel("clip_3_wav16_16k_mono.wav", mel)).unsqueeze(0).unsqueeze(0);
+  const auto lengths = torch::tensor({x.size(3)}, torch::kInt64);
+  const auto gender = m.forward({x, lengths}).toTensor();
+  const auto fine = m.run_method("fine_logits", x, lengths).toTensor();
+  ASSERT_EQ(gender.sizes(), (std::vector<int64_t>{1, 2}));
+  ASSERT_EQ(fine.sizes(), (std::vector<int64_t>{1, 4}));
+  const auto pf = fine.softmax(1)[0];
+  const auto pg = gender.softmax(1)[0];
+  EXPECT_NEAR(pg[0].item<double>(), (pf[0] + pf[2]).item<double>(), 1e-5);
+  EXPECT_NEAR(pg[1].item<double>(), (pf[1] + pf[3]).item<double>(), 1e-5);
+
+  // predict answers gender with it, like any model.
+  r = voxsex::test::RunVoxsex("predict " + voxsex::test::Quote(data) + " " +
+                                  voxsex::test::Quote((dir / "answers.tsv").string()) + " --model " +
+                                  voxsex::test::Quote((dir / "ga.pt").string()),
+                              dir);
+  ASSERT_EQ(r.status, 0) << r.err;
+  std::ifstream answers(dir / "answers.tsv");
+  std::string id;
+  int label = -1, rows = 0;
+  while (answers >> id >> label) {
+    EXPECT_TRUE(label == 0 || label == 1) << id;
+    ++rows;
+  }
+  EXPECT_EQ(rows, 6);
+
+  // Without age groups the head cannot be trained: refused before training, nothing written.
+  r = voxsex::test::RunVoxsex(common + " --out " + voxsex::test::Quote((dir / "x.pt").string()), dir);
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.err.find("classifies gender x age group: it needs --groups"), std::string::npos) << r.err;
+  std::ofstream(dir / "partial.tsv") << "id\tspeaker\tage_group\n"
+                                     << "clip_1_aiff24_32k_stereo\ts1\tchild\n"
+                                     << "clip_2_flac16_44k1_stereo\ts2\tadult\n";
+  r = voxsex::test::RunVoxsex(common + " --groups " + voxsex::test::Quote((dir / "partial.tsv").string()) +
+                                  " --val-targets " + targets + " --out " +
+                                  voxsex::test::Quote((dir / "y.pt").string()),
+                              dir);
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.err.find("needs an age_group of 'child' or 'adult'"), std::string::npos) << r.err;
+  EXPECT_FALSE(fs::exists(dir / "x.pt"));
+  EXPECT_FALSE(fs::exists(dir / "y.pt"));
+}
+
 TEST(TrainCli, WarnsWhenValidationAudioIsAlsoInTraining) {
   const auto dir = voxsex::test::FreshDir("train_shared_audio");
   const std::string data = VOXSEX_TEST_DATA;

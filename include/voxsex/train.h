@@ -26,7 +26,11 @@ struct TrainOptions {
   // then needs that column) is "child"; other files weigh 1. 1 = off. For augmented training,
   // which on dev made the network call boys girls (models/README.md, ablation).
   double child_weight = 1.0;
-  std::string init_model_path;   // untrained or pretrained TorchScript model with metadata
+  // Untrained or pretrained TorchScript model with metadata. One with a gender x age head
+  // (scripts/export_model.py --head gender_age: fine_logits [batch, 4]) is trained on gender x age
+  // group, which needs groups_path with an `age_group` column ("child" or "adult") for every
+  // training file; its forward still answers gender.
+  std::string init_model_path;
   std::string out_path;          // where the trained TorchScript model is written (atomically)
   int epochs = 30;
   int batch_size = 32;
@@ -95,7 +99,8 @@ struct TrainResult {
 // Trains and writes opts.out_path and its per-epoch log (<out stem>.training.tsv) together atomically.
 // Throws ConfigError (options), FormatError (targets: malformed line, duplicated id, unknown label,
 // an id with no audio file or with two, each naming the file and line), AudioError (opts.strict
-// and some audio unusable) or ModelError.
+// and some audio unusable) or ModelError; a gender x age head without age groups is a ConfigError
+// (no groups_path) or FormatError (a training file without age_group "child" or "adult").
 TrainResult Train(const TrainOptions& opts);
 
 // Calibrates a trained model on labelled audio (temperature scaling) without changing its weights.
