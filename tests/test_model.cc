@@ -353,6 +353,11 @@ TEST(TrainCli, GenderAgeHeadTrainsFourClassesAndAnswersGender) {
   ASSERT_EQ(r.status, 0) << r.err;
   EXPECT_NE(r.err.find("gender x age head: 3 of 6 training files are children"), std::string::npos) << r.err;
   EXPECT_EQ(SavedMetadata(dir / "ga.pt")["head"]["type"], "gender_age");
+  r = voxsex::test::RunVoxsex("info " + voxsex::test::Quote((dir / "ga.pt").string()), dir);
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.out.find("gender_age (male adult, female adult, male child, female child), answers gender"),
+            std::string::npos)
+      << r.out;
 
   // The trained head: four fine logits; forward's gender probabilities are the sums of the fine
   // probabilities of each gender over the two age groups.

@@ -77,6 +77,15 @@ void PrintModel(std::ostream& out, const std::string& path, const json& m) {
     }
     Line(out, "labels", text);
   }
+  if (const json* head = Find(m, "head"); head != nullptr && head->is_object()) {
+    std::string text = Text(Find(*head, "type"));
+    if (const json* fine = Find(*head, "fine_labels"); fine != nullptr && fine->is_array()) {
+      text += " (";
+      for (std::size_t i = 0; i < fine->size(); ++i) text += (i ? ", " : "") + Text((*fine)[i]);
+      text += "), answers gender";
+    }
+    Line(out, "head", text);
+  }
   std::string trained = Text(Find(m, "trained"));
   if (const json* t = Find(m, "training"); t != nullptr && Find(*t, "date_utc") != nullptr) {
     trained += (trained.empty() ? "" : ", ") + Text(Find(*t, "date_utc"));
@@ -282,7 +291,7 @@ void PrintInfo(std::ostream& out, const std::string& path, const json& m) {
   static const std::set<std::string> kKnown = {
       "format_version", "architecture", "parameters", "labels",   "input",  "output",
       "front_end",      "trained",      "training",   "metrics",  "voxsex_version",
-      "exported_with",  "vad",          "calibration"};
+      "exported_with",  "vad",          "calibration", "head"};
   bool header = false;
   for (const auto& [key, value] : m.items()) {
     if (kKnown.count(key) != 0) continue;
