@@ -59,7 +59,10 @@ def load(path):
 
 def members_of(module):
     children = dict(module.named_children())
-    names = sorted((n for n in children if n.startswith("member")), key=lambda n: int(n[6:]))
+    # `voxsex train --ensemble` names its members member0, member1, ...; this script's Ensemble
+    # holds them in the ModuleList `members`.
+    names = sorted((n for n in children if n.startswith("member") and n[6:].isdigit()),
+                   key=lambda n: int(n[6:]))
     if module.original_name == "Ensemble" and names:
         return [children[n] for n in names]
     if module.original_name == "Ensemble" and "members" in children:

@@ -50,6 +50,16 @@ paste "$scratch/single_scores.tsv" "$scratch/double_scores.tsv" | awk -F'\t' '
   NR > 1 { d = $2 - $8; if (d < 0) d = -d; if (d > 1e-3) { print "p_female " $1 ": " $2 " vs " $8; bad = 1 } }
   END { exit bad }' || fail "p_female differs from the bundled model's by more than 1e-3"
 
+# Both kinds of ensemble are taken apart into their networks: the bundled model's (this script's
+# Ensemble, or `voxsex train --ensemble`'s) above, and one `voxsex train --ensemble 2` writes here.
+"$voxsex" -q train --targets "$data/expected_answers.tsv" --epochs 1 --batch-size 3 --threads 1 \
+  --crop-min 1 --crop-max 1 --ensemble 2 --out "$scratch/trained2.pt" 2>"$scratch/train.log" ||
+  { cat "$scratch/train.log" >&2; fail "voxsex train --ensemble 2 failed"; }
+/usr/bin/python3 "$source_dir/scripts/make_ensemble.py" --out "$scratch/trained2x2.pt" \
+  "$scratch/trained2.pt" "$scratch/trained2.pt" >"$scratch/make2.log" 2>&1 ||
+  { cat "$scratch/make2.log" >&2; fail "make_ensemble.py cannot take a voxsex train --ensemble model"; }
+grep -q "4 networks" "$scratch/make2.log" || { cat "$scratch/make2.log" >&2; fail "expected 4 networks"; }
+
 # Not a model: refused, named.
 printf 'not a model\n' >"$scratch/bogus.pt"
 if /usr/bin/python3 "$source_dir/scripts/make_ensemble.py" --out "$scratch/x.pt" "$model" \
