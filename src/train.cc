@@ -752,6 +752,12 @@ TrainResult TrainImpl(const TrainOptions& opts) {
     throw ModelError("initial model '" + opts.init_model_path +
                      "' has no band_mean/band_std buffers: not a trainable voxsex architecture");
   }
+  const bool fine_head = HasGenderAgeHead(loaded.module);
+  if (fine_head && opts.groups_path.empty()) {
+    throw ConfigError("initial model '" + opts.init_model_path +
+                      "' classifies gender x age group: it needs --groups (a table with id and "
+                      "age_group columns)");
+  }
   const MelOptions& mel = loaded.mel;
   spdlog::info("front end: {}", mel.ToString());
 
@@ -801,12 +807,6 @@ TrainResult TrainImpl(const TrainOptions& opts) {
     val = std::move(val_loaded.examples);
     num_skipped += val_loaded.num_skipped;
     WarnSharedAudio(train, val);
-  }
-  const bool fine_head = HasGenderAgeHead(loaded.module);
-  if (fine_head && opts.groups_path.empty()) {
-    throw ConfigError("initial model '" + opts.init_model_path +
-                      "' classifies gender x age group: it needs --groups (a table with id and "
-                      "age_group columns)");
   }
   if (fine_head) {
     const auto age_of = ReadGroupsColumn(opts.groups_path, "age_group", "--groups");
