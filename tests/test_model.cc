@@ -227,6 +227,17 @@ nlohmann::json SavedMetadata(const fs::path& model) {
   return nlohmann::json::parse(extra[voxsex::kModelMetadataName]);
 }
 
+// A groups table for tests/data's six clips: one speaker each; clips 1, 2 and 5 children.
+void WriteAgeGroups(const fs::path& path) {
+  std::ofstream(path) << "id\tspeaker\tage_group\n"
+                      << "clip_1_aiff24_32k_stereo\ts1\tchild\n"
+                      << "clip_2_flac16_44k1_stereo\ts2\tchild\n"
+                      << "clip_3_wav16_16k_mono\ts3\tadult\n"
+                      << "clip_4_mp3_48k_mono\ts4\tadult\n"
+                      << "clip_5_vorbis_22k05_mono\ts5\tchild\n"
+                      << "clip_6_ulaw_8k_mono\ts6\tadult\n";
+}
+
 }  // namespace
 
 TEST(TrainCli, GroupsHoldOutWholeSpeakersAndTheModelCarriesVadAndCalibration) {
@@ -275,13 +286,7 @@ TEST(TrainCli, GroupsHoldOutWholeSpeakersAndTheModelCarriesVadAndCalibration) {
 TEST(TrainCli, ChildWeightWeighsChildrenInTheLoss) {
   const auto dir = voxsex::test::FreshDir("train_child_weight");
   const std::string data = VOXSEX_TEST_DATA;
-  std::ofstream(dir / "groups.tsv") << "id\tspeaker\tage_group\n"
-                                    << "clip_1_aiff24_32k_stereo\ts1\tchild\n"
-                                    << "clip_2_flac16_44k1_stereo\ts2\tchild\n"
-                                    << "clip_3_wav16_16k_mono\ts3\tadult\n"
-                                    << "clip_4_mp3_48k_mono\ts4\tadult\n"
-                                    << "clip_5_vorbis_22k05_mono\ts5\tchild\n"
-                                    << "clip_6_ulaw_8k_mono\ts6\tadult\n";
+  WriteAgeGroups(dir / "groups.tsv");
   const std::string common = "train --targets " + voxsex::test::Quote(data + "/expected_answers.tsv") +
                              " --epochs 2 --batch-size 3 --seed 7 --threads 1 --crop-min 1 " +
                              "--crop-max 1 --groups " + voxsex::test::Quote((dir / "groups.tsv").string()) +
@@ -336,13 +341,7 @@ TEST(TrainCli, GenderAgeHeadTrainsFourClassesAndAnswersGender) {
   if (std::system(export_cmd.c_str()) != 0) {
     GTEST_SKIP() << "/usr/bin/python3 with torch (python3-torch) is needed to export the head: " << export_cmd;
   }
-  std::ofstream(dir / "groups.tsv") << "id\tspeaker\tage_group\n"
-                                    << "clip_1_aiff24_32k_stereo\ts1\tchild\n"
-                                    << "clip_2_flac16_44k1_stereo\ts2\tchild\n"
-                                    << "clip_3_wav16_16k_mono\ts3\tadult\n"
-                                    << "clip_4_mp3_48k_mono\ts4\tadult\n"
-                                    << "clip_5_vorbis_22k05_mono\ts5\tchild\n"
-                                    << "clip_6_ulaw_8k_mono\ts6\tadult\n";
+  WriteAgeGroups(dir / "groups.tsv");
   const std::string targets = voxsex::test::Quote(data + "/expected_answers.tsv");
   const std::string common = "train --targets " + targets + " --init " + voxsex::test::Quote(init) +
                              " --epochs 2 --batch-size 3 --seed 7 --threads 1 --crop-min 1 --crop-max 1";
