@@ -8,7 +8,7 @@
 # gender_age; the age groups come from meta.tsv), without waveform augmentation and with the speech
 # detector measuring only (--vad 0), combined by scripts/make_ensemble.py (logits averaged) and
 # calibrated on dev: see models/README.md for the choices. Each member trains on one thread, which
-# makes it deterministic; the three run side by side (about 10-15 minutes each on a 2-core machine).
+# makes it deterministic; the three run side by side (about 17 minutes in all on a 2-core machine).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 data=${1:-../shared/voxsex-data}
