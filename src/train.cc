@@ -607,6 +607,8 @@ MemberResult TrainMember(torch::jit::Module& module, const std::vector<Example>&
   torch::manual_seed(seed);
   std::mt19937_64 rng(seed);
   const bool fine_head = HasGenderAgeHead(module);
+  // The four fine classes (gender + 2 * child) each take their gender's class weight.
+  const torch::Tensor loss_class_weight = fine_head ? class_weight.repeat({2}) : class_weight;
   std::vector<torch::Tensor> params;
   for (auto p : module.parameters()) {
     p.requires_grad_(true);
@@ -649,21 +651,13 @@ MemberResult TrainMember(torch::jit::Module& module, const std::vector<Example>&
       // weight, normalised by the sum of the items' weights (torch's weighted mean when all
       // loss weights are 1). A gender x age head is trained on its four classes, each weighted by
       // its gender's class weight; its gender logits (forward) are logsumexp over the age groups.
-      torch::Tensor logits, per_item;
-      if (fine_head) {
-        const auto fine = module.run_method("fine_logits", batch.x, batch.lengths).toTensor();
-        per_item = torch::nn::functional::cross_entropy(
-            fine, batch.fine_labels,
-            torch::nn::functional::CrossEntropyFuncOptions().weight(class_weight.repeat({2}))
-                .label_smoothing(0.05).reduction(torch::kNone));
-        logits = torch::logsumexp(fine.view({-1, 2, 2}), 1);
-      } else {
-        logits = module.forward({batch.x, batch.lengths}).toTensor();
-        per_item = torch::nn::functional::cross_entropy(
-            logits, batch.labels,
-            torch::nn::functional::CrossEntropyFuncOptions().weight(class_weight).label_smoothing(0.05)
-                .reduction(torch::kNone));
-      }
+      const auto out = fine_head ? module.run_method("fine_logits", batch.x, batch.lengths).toTensor()
+                                 : module.forward({batch.x, batch.lengths}).toTensor();
+      const auto logits = fine_head ? torch::logsumexp(out.view({-1, 2, 2}), 1) : out;
+      auto per_item = torch::nn::functional::cross_entropy(
+          out, fine_head ? batch.fine_labels : batch.labels,
+          torch::nn::functional::CrossEntropyFuncOptions().weight(loss_class_weight).label_smoothing(0.05)
+              .reduction(torch::kNone));
       const auto item_weight = class_weight.index_select(0, batch.labels) * batch.weights;
       auto loss = (per_item * batch.weights).sum() / item_weight.sum();
       optimizer.zero_grad();
@@ -808,36 +802,33 @@ TrainResult TrainImpl(const TrainOptions& opts) {
     num_skipped += val_loaded.num_skipped;
     WarnSharedAudio(train, val);
   }
-  if (fine_head) {
-    const auto age_of = ReadGroupsColumn(opts.groups_path, "age_group", "--groups");
+  if (fine_head || opts.child_weight != 1.0) {
+    // One read of the age groups serves both the gender x age head (which needs every training
+    // file's) and --child-weight (files without one weigh 1).
+    const auto age_of =
+        ReadGroupsColumn(opts.groups_path, "age_group", fine_head ? "--groups" : "--child-weight");
     long children = 0;
     for (auto& ex : train) {
       const auto it = age_of.find(ex.id);
-      if (it == age_of.end() || (it->second != "child" && it->second != "adult")) {
+      if (fine_head && (it == age_of.end() || (it->second != "child" && it->second != "adult"))) {
         throw FormatError(opts.groups_path + ": training file '" + ex.id +
                           "' needs an age_group of 'child' or 'adult' (the initial model "
                           "classifies gender x age group)");
       }
-      ex.child = it->second == "child";
+      ex.child = it != age_of.end() && it->second == "child";
+      if (ex.child) ex.loss_weight = static_cast<float>(opts.child_weight);
       children += ex.child;
     }
-    spdlog::info("gender x age head: {} of {} training files are children", children, train.size());
-  }
-  if (opts.child_weight != 1.0) {
-    const auto age_of = ReadGroupsColumn(opts.groups_path, "age_group", "--child-weight");
-    long children = 0;
-    for (auto& ex : train) {
-      const auto it = age_of.find(ex.id);
-      if (it != age_of.end() && it->second == "child") {
-        ex.loss_weight = static_cast<float>(opts.child_weight);
-        ++children;
-      }
+    if (fine_head) {
+      spdlog::info("gender x age head: {} of {} training files are children", children, train.size());
     }
-    spdlog::info("child weight {}: {} of {} training files are children", opts.child_weight,
-                 children, train.size());
-    if (children == 0) {
-      spdlog::warn("--child-weight {}: no training file has age_group 'child' in '{}'",
-                   opts.child_weight, opts.groups_path);
+    if (opts.child_weight != 1.0) {
+      spdlog::info("child weight {}: {} of {} training files are children", opts.child_weight,
+                   children, train.size());
+      if (children == 0) {
+        spdlog::warn("--child-weight {}: no training file has age_group 'child' in '{}'",
+                     opts.child_weight, opts.groups_path);
+      }
     }
   }
   long counts[2] = {0, 0};
