@@ -106,8 +106,11 @@ def main() -> int:
     ]
 
     targets = args.corpus / "dev" / "targets.tsv"
-    speech_id = sorted(line.split("\t")[0] for line in targets.read_text().splitlines()
-                       if line.strip())[0]
+    # The first FLAC file of sorted dev ids: voxsex-data v2 keeps v1's dev files as FLAC (the
+    # others are Opus), so this is the clip v1's first dev id gave.
+    speech_id = sorted(i for i in (line.split("\t")[0] for line in targets.read_text().splitlines()
+                                   if line.strip())
+                       if (args.corpus / "dev" / f"{i}.flac").exists())[0]
     wav, sr = torchaudio.load(str(args.corpus / "dev" / f"{speech_id}.flac"))
     if sr != SAMPLE_RATE or wav.shape[0] != 1:
         print(f"error: {speech_id}.flac: expected mono {SAMPLE_RATE} Hz, got {wav.shape[0]} "
@@ -116,7 +119,7 @@ def main() -> int:
     speech = wav[0, : int(SPEECH_SECONDS * SAMPLE_RATE)].contiguous()
     signals.append((
         "speech", speech, "reflect",
-        f"voxsex-data dev/{speech_id}.flac (first id of sorted dev/targets.tsv; speechocean762, "
+        f"voxsex-data dev/{speech_id}.flac (first FLAC id of sorted dev/targets.tsv; speechocean762, "
         f"CC BY 4.0, Zhang et al. 2021), first {SPEECH_SECONDS:g} s, torchaudio.load "
         "(int16 / 32768)"))
 

@@ -5,6 +5,11 @@ Run with Debian's /usr/bin/python3 (python3-torch, python3-torchaudio; the `sox`
 Deterministic: every random draw comes from a generator seeded by the condition and file id.
 
     /usr/bin/python3 scripts/make_robustness.py --out build/robustness [--split test] [--every 1]
+        [--v1-only]
+
+Reads each file of the split as voxsex-data stores it (v1 dev and test files are FLAC, the rest Ogg
+Opus). --v1-only keeps the files of corpus v1 (meta.tsv `v1` = yes), drawing babble from them too:
+the suite it builds is the one built from v1's split, file for file.
 
 Writes OUT/<condition>/<id>.wav (16-bit PCM; .mp3 for the codec condition) and
 OUT/<condition>/targets.tsv for every condition:
@@ -106,6 +111,8 @@ def main() -> None:
     ap.add_argument("--split", default="test")
     ap.add_argument("--out", type=pathlib.Path, required=True)
     ap.add_argument("--every", type=int, default=1, help="keep every N-th file by id (a subset for CI)")
+    ap.add_argument("--v1-only", action="store_true",
+                    help="only the files of corpus v1 (meta.tsv v1 = yes), babble included")
     args = ap.parse_args()
     if shutil.which("sox") is None:
         sys.exit("make_robustness.py: the sox command is needed for the MP3 condition")
@@ -115,13 +122,17 @@ def main() -> None:
     header = lines[0].split("\t")
     for line in lines[1:]:
         row = dict(zip(header, line.split("\t")))
-        if row["split"] == args.split:
+        if row["split"] == args.split and (not args.v1_only or row["v1"] == "yes"):
             meta[row["id"]] = row
     ids = sorted(meta)
     chosen = ids[:: args.every]
 
     def load(i: str) -> torch.Tensor:
-        x, sr = torchaudio.load(str(args.data / args.split / f"{i}.flac"))
+        paths = [args.data / args.split / f"{i}.{ext}" for ext in ("flac", "opus")]
+        found = [p for p in paths if p.exists()]
+        if len(found) != 1:
+            sys.exit(f"make_robustness.py: expected one of {[str(p) for p in paths]}, found {len(found)}")
+        x, sr = torchaudio.load(str(found[0]))
         x = x.mean(0)
         return x if sr == SR else AF.resample(x, sr, SR)
 

@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <map>
 #include <set>
 #include <string>
 #include <vector>
@@ -140,19 +141,24 @@ TEST_F(TsvTest, UnreadableFileNamesThePath) {
 }
 
 TEST_F(TsvTest, ReadsRealDevTargets) {
-  const fs::path path = fs::path(VOXSEX_CORPUS_DIR) / "dev" / "targets.tsv";
+  const fs::path corpus = VOXSEX_CORPUS_DIR;
+  const fs::path path = corpus / "dev" / "targets.tsv";
   if (!fs::exists(path)) GTEST_SKIP() << "corpus not found: " << path;
   const std::vector<voxsex::Target> targets = voxsex::ReadTargets(path.string());
-  // Counts from voxsex-data/README.md: dev has 301 files, 165 male / 136 female.
-  ASSERT_EQ(targets.size(), 301u);
-  long female = 0;
+  // Counts from voxsex-data/README.md (v2): dev has 407 files; each label agrees with meta.tsv's
+  // gender column for that id.
+  ASSERT_EQ(targets.size(), 407u);
+  std::map<std::string, std::string> meta_gender;
+  for (const auto& row : voxsex::ReadTable((corpus / "meta.tsv").string()).rows) {
+    if (row.at("split") == "dev") meta_gender[row.at("id")] = row.at("gender");
+  }
+  EXPECT_EQ(meta_gender.size(), targets.size());
   std::set<std::string> ids;
   for (const auto& t : targets) {
-    female += t.gender;
     ids.insert(t.id);
     EXPECT_EQ(t.id.size(), 16u) << t.id;
+    EXPECT_EQ(meta_gender[t.id], std::to_string(t.gender)) << t.id;
   }
-  EXPECT_EQ(female, 136);
   EXPECT_EQ(ids.size(), targets.size());
 }
 
@@ -276,9 +282,14 @@ TEST_F(TsvTest, ReadsRealMetaTable) {
   const fs::path path = fs::path(VOXSEX_CORPUS_DIR) / "meta.tsv";
   if (!fs::exists(path)) GTEST_SKIP() << "corpus not found: " << path;
   const voxsex::Table table = voxsex::ReadTable(path.string());
-  EXPECT_EQ(table.columns, (std::vector<std::string>{"id", "split", "source", "speaker", "gender",
-                                                     "age_group", "duration_s"}));
-  EXPECT_EQ(table.rows.size(), 2974u);  // voxsex-data/README.md
+  // voxsex-data/README.md (v2): its columns, 8,963 files, 2,974 of them from corpus v1.
+  EXPECT_EQ(table.columns,
+            (std::vector<std::string>{"id", "split", "source", "speaker", "gender", "age_group",
+                                      "duration_s", "age", "language", "v1"}));
+  EXPECT_EQ(table.rows.size(), 8963u);
+  long v1 = 0;
+  for (const auto& row : table.rows) v1 += row.at("v1") == "yes";
+  EXPECT_EQ(v1, 2974);
 }
 
 }  // namespace
