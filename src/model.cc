@@ -18,78 +18,6 @@
 
 namespace voxsex {
 namespace internal {
-namespace {
-
-template <typename T>
-T Require(const nlohmann::json& j, const char* key) {
-  if (!j.contains(key)) throw ModelError(std::string("metadata front_end lacks '") + key + "'");
-  try {
-    return j.at(key).get<T>();
-  } catch (const nlohmann::json::exception& e) {
-    throw ModelError(std::string("metadata front_end field '") + key + "': " + e.what());
-  }
-}
-
-}  // namespace
-
-MelOptions MelOptionsFromJson(const nlohmann::json& j) {
-  MelOptions o;
-  o.sample_rate_hz = Require<int>(j, "sample_rate_hz");
-  o.n_fft = Require<int>(j, "n_fft");
-  o.win_length = Require<int>(j, "win_length");
-  o.hop_length = Require<int>(j, "hop_length");
-  o.num_mels = Require<int>(j, "num_mels");
-  o.f_min_hz = Require<float>(j, "f_min_hz");
-  o.f_max_hz = Require<float>(j, "f_max_hz");
-  o.log_offset = Require<float>(j, "log_offset");
-  try {
-    o.Validate();
-  } catch (const ConfigError& e) {
-    throw ModelError(std::string("metadata front_end is invalid: ") + e.what());
-  }
-  return o;
-}
-
-nlohmann::json MelOptionsToJson(const MelOptions& o) {
-  return {{"type", "log-mel"},          {"sample_rate_hz", o.sample_rate_hz},
-          {"n_fft", o.n_fft},           {"win_length", o.win_length},
-          {"hop_length", o.hop_length}, {"num_mels", o.num_mels},
-          {"f_min_hz", o.f_min_hz},     {"f_max_hz", o.f_max_hz},
-          {"log_offset", o.log_offset}, {"window", "hann-periodic"},
-          {"center", true},             {"pad_mode", "reflect"},
-          {"mel_scale", "slaney"},      {"norm", "slaney"},
-          {"power", 2.0}};
-}
-
-VadOptions VadOptionsFromJson(const nlohmann::json& j) {
-  if (!j.is_object()) throw ModelError("metadata vad is not an object");
-  VadOptions o;
-  try {
-    o.first_band = j.at("first_band").get<int>();
-    o.dynamic_range_db = j.at("dynamic_range_db").get<double>();
-    o.background_percentile = j.at("background_percentile").get<double>();
-    o.background_margin_db = j.at("background_margin_db").get<double>();
-    o.min_speech_frames = j.at("min_speech_frames").get<int>();
-    o.drop_non_speech = j.at("drop_non_speech").get<bool>();
-    o.Validate();
-  } catch (const nlohmann::json::exception& e) {
-    throw ModelError(std::string("metadata vad: ") + e.what());
-  } catch (const ConfigError& e) {
-    throw ModelError(std::string("metadata vad is invalid: ") + e.what());
-  }
-  return o;
-}
-
-nlohmann::json VadOptionsToJson(const VadOptions& o) {
-  return {{"type", "energy"},
-          {"first_band", o.first_band},
-          {"dynamic_range_db", o.dynamic_range_db},
-          {"background_percentile", o.background_percentile},
-          {"background_margin_db", o.background_margin_db},
-          {"min_speech_frames", o.min_speech_frames},
-          {"drop_non_speech", o.drop_non_speech}};
-}
-
 LoadedModule LoadModule(const std::string& path) {
   std::error_code ec;
   if (!std::filesystem::is_regular_file(path, ec)) {
@@ -111,43 +39,9 @@ LoadedModule LoadModule(const std::string& path) {
                      std::string(kModelMetadataName) + "'): not a voxsex model");
   }
   try {
-    out.metadata = nlohmann::json::parse(out.metadata_json);
-  } catch (const nlohmann::json::exception& e) {
-    throw ModelError("model '" + path + "': metadata is not valid JSON: " + e.what());
-  }
-  const auto& m = out.metadata;
-  if (!m.is_object() || !m.contains("format_version") || !m["format_version"].is_number_integer()) {
-    throw ModelError("model '" + path + "': metadata lacks an integer format_version");
-  }
-  if (m["format_version"].get<int>() != kModelFormatVersion) {
-    throw ModelError("model '" + path + "': metadata format_version " +
-                     std::to_string(m["format_version"].get<int>()) + ", this voxsex reads " +
-                     std::to_string(kModelFormatVersion));
-  }
-  if (!m.contains("labels") || m["labels"] != nlohmann::json({"male", "female"})) {
-    throw ModelError("model '" + path + "': metadata labels must be [\"male\", \"female\"]");
-  }
-  if (!m.contains("front_end") || !m["front_end"].is_object()) {
-    throw ModelError("model '" + path + "': metadata lacks front_end");
-  }
-  try {
-    out.mel = MelOptionsFromJson(m["front_end"]);
+    out.card = ModelCard::FromJson(out.metadata_json);
   } catch (const ModelError& e) {
     throw ModelError("model '" + path + "': " + e.what());
-  }
-  try {
-    if (m.contains("vad")) out.vad = VadOptionsFromJson(m["vad"]);
-  } catch (const ModelError& e) {
-    throw ModelError("model '" + path + "': " + e.what());
-  }
-  if (m.contains("calibration")) {
-    const auto& c = m["calibration"];
-    if (!c.is_object() || !c.contains("temperature") || !c["temperature"].is_number() ||
-        !(c["temperature"].get<double>() > 0.0 && c["temperature"].get<double>() < 1e3)) {
-      throw ModelError("model '" + path +
-                       "': metadata calibration needs a temperature in (0, 1000)");
-    }
-    out.temperature = c["temperature"].get<double>();
   }
   if (out.module.find_method("forward") == c10::nullopt) {
     throw ModelError("model '" + path + "' has no forward method");
@@ -236,16 +130,16 @@ std::vector<Prediction> PredictTensors(torch::jit::Module& module,
     Prediction& p = out[i];
     p.logit_male = static_cast<float>(sum0[i] / weight[i]);
     p.logit_female = static_cast<float>(sum1[i] / weight[i]);
-    p.p_female = 1.0f / (1.0f + std::exp(p.logit_male - p.logit_female));
+    p.p_female = PFemale(p.logit_female - p.logit_male, 1.0);
   }
   return out;
 }
 
-std::string SerializeModule(torch::jit::Module& module, const nlohmann::json& metadata,
+std::string SerializeModule(torch::jit::Module& module, const ModelCard& card,
                             const std::string& path) {
   std::ostringstream out;
   try {
-    torch::jit::ExtraFilesMap extra{{kModelMetadataName, metadata.dump(1)}};
+    torch::jit::ExtraFilesMap extra{{kModelMetadataName, card.ToJson()}};
     module.save(out, extra);
   } catch (const c10::Error& e) {
     throw ModelError("cannot write model '" + path + "': " + e.what_without_backtrace());
@@ -267,6 +161,14 @@ void ModelOptions::Validate() const {
   }
 }
 
+int ModelOptions::window_frames(const MelOptions& mel) const {
+  return std::max(2, static_cast<int>(max_window_s * mel.sample_rate_hz / mel.hop_length));
+}
+
+float PFemale(double logit_margin, double temperature) {
+  return static_cast<float>(1.0 / (1.0 + std::exp(-logit_margin / temperature)));
+}
+
 std::string ModelOptions::ToString() const {
   std::ostringstream s;
   s << "ModelOptions(num_threads=" << num_threads << ", batch_size=" << batch_size
@@ -285,6 +187,16 @@ GenderModel::GenderModel(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 GenderModel::GenderModel(GenderModel&&) noexcept = default;
 GenderModel& GenderModel::operator=(GenderModel&&) noexcept = default;
 GenderModel::~GenderModel() = default;
+
+GenderModel GenderModel::Wrap(const internal::LoadedModule& loaded, const ModelOptions& opts,
+                              const std::string& name) {
+  opts.Validate();
+  auto impl = std::make_unique<Impl>();
+  impl->loaded = loaded;
+  impl->opts = opts;
+  impl->path = name;
+  return GenderModel(std::move(impl));
+}
 
 GenderModel GenderModel::Load(const std::string& path, const ModelOptions& opts) {
   opts.Validate();
@@ -308,15 +220,17 @@ GenderModel GenderModel::Load(const std::string& path, const ModelOptions& opts)
   return GenderModel(std::move(impl));
 }
 
-const MelOptions& GenderModel::mel_options() const { return impl_->loaded.mel; }
+const ModelCard& GenderModel::card() const { return impl_->loaded.card; }
+const MelOptions& GenderModel::mel_options() const { return impl_->loaded.card.front_end; }
 const std::string& GenderModel::metadata_json() const { return impl_->loaded.metadata_json; }
 const std::string& GenderModel::path() const { return impl_->path; }
-double GenderModel::temperature() const { return impl_->loaded.temperature; }
+double GenderModel::temperature() const { return impl_->loaded.card.temperature(); }
 
 std::vector<Prediction> GenderModel::Predict(const std::vector<const LogMel*>& inputs) const {
   c10::InferenceMode guard;
-  const auto& mel = impl_->loaded.mel;
-  const double frame_s = static_cast<double>(mel.hop_length) / mel.sample_rate_hz;
+  const auto& mel = impl_->loaded.card.front_end;
+  const std::optional<VadOptions>& vad = impl_->loaded.card.vad;
+  const double frame_s = mel.frame_s();
   std::vector<torch::Tensor> features;
   std::vector<double> speech_s(inputs.size(), 0.0);
   std::vector<bool> no_speech(inputs.size(), false);
@@ -328,11 +242,11 @@ std::vector<Prediction> GenderModel::Predict(const std::vector<const LogMel*>& i
                        std::to_string(mel.num_mels));
     }
     if (m->num_frames < 1) throw ModelError("input " + std::to_string(i) + " has no frames");
-    if (impl_->loaded.vad) {
-      const SpeechSelection sel = SelectSpeech(*m, *impl_->loaded.vad);
+    if (vad) {
+      const SpeechSelection sel = SelectSpeech(*m, *vad);
       speech_s[i] = sel.num_speech_frames * frame_s;
       no_speech[i] = sel.no_speech;
-      features.push_back(sel.no_speech || !impl_->loaded.vad->drop_non_speech
+      features.push_back(sel.no_speech || !vad->drop_non_speech
                              ? internal::ToTensor(*m)
                              : internal::ToTensor(KeepFrames(*m, sel.frames)));
     } else {
@@ -340,16 +254,14 @@ std::vector<Prediction> GenderModel::Predict(const std::vector<const LogMel*>& i
       features.push_back(internal::ToTensor(*m));
     }
   }
-  const int max_frames = std::max(
-      1, static_cast<int>(impl_->opts.max_window_s * mel.sample_rate_hz / mel.hop_length));
   auto preds = internal::PredictTensors(
-      impl_->loaded.module, features, impl_->opts.batch_size, max_frames,
+      impl_->loaded.module, features, impl_->opts.batch_size, impl_->opts.window_frames(mel),
       impl_->opts.device == "cuda" ? torch::Device(torch::kCUDA) : torch::Device(torch::kCPU),
       impl_->opts.max_batch_frames);
-  const double t = impl_->loaded.temperature;
+  const double t = impl_->loaded.card.temperature();
   for (std::size_t i = 0; i < preds.size(); ++i) {
     Prediction& p = preds[i];
-    p.p_female = static_cast<float>(1.0 / (1.0 + std::exp((p.logit_male - p.logit_female) / t)));
+    p.p_female = PFemale(p.logit_female - p.logit_male, t);
     p.speech_s = speech_s[i];
     p.no_speech = no_speech[i];
   }

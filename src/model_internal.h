@@ -10,32 +10,22 @@
 
 #include "voxsex/mel.h"
 #include "voxsex/model.h"
+#include "voxsex/model_card.h"
 #include "voxsex/vad.h"
 
 namespace voxsex::internal {
 
-// A TorchScript module with its parsed voxsex metadata.
+// A TorchScript module with its model card. Copies share the module (torch::jit::Module is a
+// handle): a GenderModel wrapping a copy runs the weights a trainer is changing.
 struct LoadedModule {
   torch::jit::Module module;
-  nlohmann::json metadata;
-  std::string metadata_json;
-  MelOptions mel;
-  std::optional<VadOptions> vad;  // metadata "vad": speech-frame selection the model was trained with
-  double temperature = 1.0;       // metadata "calibration.temperature": logits are divided by it
+  ModelCard card;
+  std::string metadata_json;  // voxsex.json as stored in the file
 };
 
-// Loads a TorchScript file and validates its voxsex metadata (format_version, labels, front_end,
-// and the optional vad and calibration objects).
+// Loads a TorchScript file and its model card (ModelCard::FromJson), in eval mode.
 // Throws ModelError naming `path` and the reason.
 LoadedModule LoadModule(const std::string& path);
-
-// Front-end options <-> the metadata's "front_end" object. FromJson throws ModelError on missing
-// or invalid fields.
-MelOptions MelOptionsFromJson(const nlohmann::json& j);
-nlohmann::json MelOptionsToJson(const MelOptions& opts);
-// VAD options <-> the metadata's "vad" object. FromJson throws ModelError on invalid fields.
-VadOptions VadOptionsFromJson(const nlohmann::json& j);
-nlohmann::json VadOptionsToJson(const VadOptions& opts);
 
 // Sets LibTorch's intra-op thread count (0 = all cores) and returns the count used.
 int SetTorchThreads(int num_threads);
@@ -56,9 +46,9 @@ std::vector<Prediction> PredictTensors(torch::jit::Module& module,
                                        torch::Device device = torch::kCPU,
                                        int64_t max_batch_frames = 0);
 
-// The bytes of `module` saved as TorchScript with `metadata` as its voxsex.json extra file, for
+// The bytes of `module` saved as TorchScript with `card` as its voxsex.json extra file, for
 // WriteFilesAtomic. Throws ModelError naming `path` (the destination, for the message).
-std::string SerializeModule(torch::jit::Module& module, const nlohmann::json& metadata,
+std::string SerializeModule(torch::jit::Module& module, const ModelCard& card,
                             const std::string& path);
 
 }  // namespace voxsex::internal

@@ -40,7 +40,7 @@ std::string Resave(const std::string& model, const std::string& meta, const std:
 }
 
 nlohmann::json UntrainedMetadata() {
-  return voxsex::internal::LoadModule(voxsex::test::UntrainedModel()).metadata;
+  return nlohmann::json::parse(voxsex::internal::LoadModule(voxsex::test::UntrainedModel()).metadata_json);
 }
 
 }  // namespace
@@ -166,17 +166,17 @@ TEST(Model, DefaultModelPathHonoursEnvironment) {
 TEST(Train, SameSeedAndThreadsGiveTheSameModel) {
   auto dir = voxsex::test::FreshDir("train_determinism");
   voxsex::TrainOptions o;
-  o.targets_path = std::string(VOXSEX_TEST_DATA) + "/expected_answers.tsv";
+  o.data.targets_path = std::string(VOXSEX_TEST_DATA) + "/expected_answers.tsv";
   o.init_model_path = voxsex::test::UntrainedModel();
-  o.epochs = 2;
-  o.batch_size = 3;
-  o.seed = 7;
+  o.optimiser.epochs = 2;
+  o.optimiser.batch_size = 3;
+  o.optimiser.seed = 7;
   o.num_threads = 2;
   o.out_path = (dir / "a.pt").string();
   voxsex::Train(o);
   o.out_path = (dir / "b.pt").string();
   voxsex::Train(o);
-  o.seed = 8;
+  o.optimiser.seed = 8;
   o.out_path = (dir / "c.pt").string();
   voxsex::Train(o);
   auto a = torch::jit::load((dir / "a.pt").string());
@@ -437,7 +437,7 @@ TEST(Model, StoredVadMeasuresSpeechAndDropsFramesOnlyWhenAsked) {
   auto meta = SavedMetadata(voxsex::test::BundledModel());
   meta.erase("vad");
   const std::string without = Resave(voxsex::test::BundledModel(), meta.dump(), "vad_none");
-  meta["vad"] = voxsex::internal::VadOptionsToJson(voxsex::VadOptions{});
+  meta["vad"] = voxsex::VadOptionsToJson(voxsex::VadOptions{});
   meta["vad"]["drop_non_speech"] = false;
   const std::string measuring = Resave(voxsex::test::BundledModel(), meta.dump(), "vad_measure");
   meta["vad"]["drop_non_speech"] = true;

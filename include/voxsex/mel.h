@@ -18,6 +18,9 @@ struct MelOptions {
   float f_max_hz = 8000.0f;
   float log_offset = 1e-6f;  // log(mel + log_offset)
 
+  // Seconds per frame: hop_length / sample_rate_hz.
+  double frame_s() const { return static_cast<double>(hop_length) / sample_rate_hz; }
+
   // Throws ConfigError when a field is out of range or inconsistent.
   void Validate() const;
   std::string ToString() const;

@@ -6,12 +6,13 @@
 #include <vector>
 
 #include "voxsex/mel.h"
+#include "voxsex/model_card.h"
 
 namespace voxsex {
 
-// Version of the metadata layout stored in the model file (`_extra_files["voxsex.json"]`).
-inline constexpr int kModelFormatVersion = 1;
-inline constexpr const char* kModelMetadataName = "voxsex.json";
+namespace internal {
+struct LoadedModule;  // src/model_internal.h: a TorchScript module with its card
+}
 
 struct ModelOptions {
   int num_threads = 0;           // LibTorch intra-op threads; 0 = all cores
@@ -25,7 +26,14 @@ struct ModelOptions {
   // Throws ConfigError when a field is out of range.
   void Validate() const;
   std::string ToString() const;
+  // Frames in one model window for front end `mel`: max_window_s / mel.frame_s(), at least 2.
+  int window_frames(const MelOptions& mel) const;
 };
+
+// Calibrated probability of female: sigmoid(logit_margin / temperature), where logit_margin =
+// logit_female - logit_male (softmax over the two logits divided by the temperature; Guo et al.,
+// "On calibration of modern neural networks", ICML 2017). The one place the formula is written.
+float PFemale(double logit_margin, double temperature);
 
 // Result for one input.
 struct Prediction {
@@ -50,17 +58,22 @@ class GenderModel {
   // or lacks valid voxsex metadata (format version, front-end options, labels); ConfigError when
   // opts.device is "cuda" and this LibTorch has no CUDA or no GPU is visible.
   static GenderModel Load(const std::string& path, const ModelOptions& opts = {});
+  // Wraps an already loaded module, sharing it (training validates the module it trains this
+  // way); `name` stands for the path in messages. Throws ConfigError for invalid options.
+  static GenderModel Wrap(const internal::LoadedModule& loaded, const ModelOptions& opts,
+                          const std::string& name);
   GenderModel(GenderModel&&) noexcept;
   GenderModel& operator=(GenderModel&&) noexcept;
   ~GenderModel();
 
-  // Front-end options the model was trained with (from its metadata).
+  // The model's card (include/voxsex/model_card.h).
+  const ModelCard& card() const;
+  // Front-end options the model was trained with: card().front_end.
   const MelOptions& mel_options() const;
   // The metadata JSON as stored in the file.
   const std::string& metadata_json() const;
   const std::string& path() const;
-  // The calibration temperature the logits are divided by before the softmax (metadata
-  // "calibration.temperature"; 1 when absent).
+  // The calibration temperature the logits are divided by before the softmax: card().temperature().
   double temperature() const;
 
   // Classifies each log-mel (any length >= 1 frame). When the model's metadata has "vad",

@@ -10,9 +10,11 @@
 #include <nlohmann/json.hpp>
 #include <set>
 #include <string>
+#include <vector>
 
 #include "voxsex/error.h"
 #include "voxsex/model.h"
+#include "voxsex/model_card.h"
 
 namespace voxsex::cli {
 namespace {
@@ -142,7 +144,7 @@ std::string FileCounts(const json& t, const char* files, const char* male, const
   return text;
 }
 
-void PrintTraining(std::ostream& out, const json& t) {
+void PrintTraining(std::ostream& out, const json& t, const std::vector<EnsembleSource>& sources) {
   out << "\ntraining data\n";
   std::string train = Text(Find(t, "targets"));
   const std::string train_counts = FileCounts(t, "train_files", "train_male", "train_female");
@@ -172,12 +174,11 @@ void PrintTraining(std::ostream& out, const json& t) {
   Line(out, "seed", Text(Find(t, "seed")));
   if (const json* e = Find(t, "ensemble"); e != nullptr && e->is_number_integer()) {
     const long long n = e->get<long long>();
-    const json* sources = Find(t, "ensemble_of_models");  // scripts/make_ensemble.py
-    if (sources != nullptr && sources->is_array()) {
+    if (!sources.empty()) {  // voxsex ensemble
       std::string names;
-      for (const json& name : *sources) names += (names.empty() ? "" : ", ") + Text(name);
-      Line(out, "ensemble", fmt::format("{} members from {} (scripts/make_ensemble.py), logits "
-                                        "averaged; options below are the first model's",
+      for (const EnsembleSource& s : sources) names += (names.empty() ? "" : ", ") + s.model;
+      Line(out, "ensemble", fmt::format("{} members from {} (voxsex ensemble), logits averaged; "
+                                        "options below are the first model's",
                                         n, names));
     } else {
       Line(out, "ensemble", n == 1 ? std::string("1 model")
@@ -251,10 +252,14 @@ void PrintMetrics(std::ostream& out, const std::string& name, const json& m) {
   }
 }
 
-void PrintInfo(std::ostream& out, const std::string& path, const json& m) {
+// Prints the model card: every key ModelCard writes (include/voxsex/model_card.h).
+void PrintInfo(std::ostream& out, const std::string& path, const ModelCard& card) {
+  const json m = json::parse(card.ToJson());
   PrintModel(out, path, m);
   if (const json* fe = Find(m, "front_end"); fe != nullptr) PrintFrontEnd(out, *fe);
-  if (const json* t = Find(m, "training"); t != nullptr && t->is_object()) PrintTraining(out, *t);
+  if (const json* t = Find(m, "training"); t != nullptr && t->is_object()) {
+    PrintTraining(out, *t, card.ensemble);
+  }
   if (const json* metrics = Find(m, "metrics"); metrics != nullptr && metrics->is_object()) {
     for (const auto& [name, value] : metrics->items()) PrintMetrics(out, name, value);
   }
@@ -287,11 +292,19 @@ void PrintInfo(std::ostream& out, const std::string& path, const json& m) {
     Line(out, "exported with", text);
   }
 
+  if (!card.ensemble.empty()) {
+    out << "\ncombined models\n";
+    for (const EnsembleSource& s : card.ensemble) {
+      Line(out, s.model, fmt::format("{} network{}, {}", s.networks, s.networks == 1 ? "" : "s",
+                                     s.architecture.empty() ? "?" : s.architecture));
+    }
+  }
+
   // Fields this version does not know how to present: shown as compact JSON, not hidden.
   static const std::set<std::string> kKnown = {
       "format_version", "architecture", "parameters", "labels",   "input",  "output",
       "front_end",      "trained",      "training",   "metrics",  "voxsex_version",
-      "exported_with",  "vad",          "calibration", "head"};
+      "exported_with",  "vad",          "calibration", "head",     "ensemble"};
   bool header = false;
   for (const auto& [key, value] : m.items()) {
     if (kKnown.count(key) != 0) continue;
@@ -331,7 +344,7 @@ int run_info(const InfoOptions& opts) {
       std::cout << text << (text.empty() || text.back() != '\n' ? "\n" : "") << std::flush;
       return 0;
     }
-    PrintInfo(std::cout, path, json::parse(text));
+    PrintInfo(std::cout, path, model.card());
   } catch (const Error& e) {
     spdlog::error("{}", e.what());
     return 2;
@@ -353,7 +366,7 @@ std::string VersionText() {
     text += "\n" + label + ": " + path;
     try {
       const GenderModel model = GenderModel::Load(path);
-      const json m = json::parse(model.metadata_json());
+      const json m = json::parse(model.card().ToJson());
       std::string arch = Text(Find(m, "architecture"));
       if (const json* p = Find(m, "parameters"); p != nullptr && p->is_number_integer()) {
         arch += (arch.empty() ? "" : ", ") + Grouped(p->get<long long>()) + " parameters";

@@ -53,11 +53,13 @@ int main(int argc, char** argv) {
   voxsex::cli::EvalOptions eval_opts;
   voxsex::cli::InfoOptions info_opts;
   voxsex::CalibrateOptions calibrate_opts;
+  voxsex::EnsembleOptions ensemble_opts;
   CLI::App* predict = voxsex::cli::setup_predict(app, predict_opts);
   CLI::App* train = voxsex::cli::setup_train(app, train_opts);
   CLI::App* eval = voxsex::cli::setup_eval(app, eval_opts);
   CLI::App* info = voxsex::cli::setup_info(app, info_opts);
   CLI::App* calibrate = voxsex::cli::setup_calibrate(app, calibrate_opts);
+  CLI::App* ensemble = voxsex::cli::setup_ensemble(app, ensemble_opts);
 
   try {
     app.parse(argc, argv);
@@ -74,6 +76,7 @@ int main(int argc, char** argv) {
     if (eval->parsed()) return voxsex::cli::run_eval(eval_opts);
     if (info->parsed()) return voxsex::cli::run_info(info_opts);
     if (calibrate->parsed()) return voxsex::cli::run_calibrate(calibrate_opts);
+    if (ensemble->parsed()) return voxsex::cli::run_ensemble(ensemble_opts);
   } catch (const std::exception& e) {
     spdlog::error("{}", e.what());
   } catch (...) {

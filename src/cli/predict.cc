@@ -23,9 +23,9 @@
 #include <thread>
 
 #include "cli/progress.h"
-#include "voxsex/audio.h"
+#include "voxsex/batch.h"
+#include "voxsex/classifier.h"
 #include "voxsex/error.h"
-#include "voxsex/mel.h"
 #include "voxsex/model.h"
 #include "voxsex/tsv.h"
 
@@ -38,231 +38,6 @@ using Clock = std::chrono::steady_clock;
 constexpr const char* kUsage =
     "usage: voxsex predict DIR ANSWERS, or voxsex predict --list FILE ANSWERS (ANSWERS may be - "
     "for stdout)";
-// Longest file predict classifies: it streams, so memory does not grow with the length; the
-// limit only stops a runaway stream.
-constexpr double kMaxFileDurationS = 24.0 * 3600.0;
-constexpr const char* kScoresHeader = "id\tp_female\tconfidence\tduration_s\tspeech_s\tflags\n";
-// A file's logits accumulated over its blocks (each at most ModelOptions::max_window_s long):
-// blocks with speech vote with their speech frames; blocks without (no_speech) vote, with all
-// their frames, only when no block of the file has speech.
-struct BlockVotes {
-  double speech[2] = {0.0, 0.0};
-  double speech_frames = 0.0;
-  double other[2] = {0.0, 0.0};
-  double other_frames = 0.0;
-
-  void Add(const Prediction& p, int block_frames, double frame_s) {
-    if (!p.no_speech) {
-      const double w = p.speech_s / frame_s;
-      speech[0] += p.logit_male * w;
-      speech[1] += p.logit_female * w;
-      speech_frames += w;
-    } else {
-      other[0] += p.logit_male * block_frames;
-      other[1] += p.logit_female * block_frames;
-      other_frames += block_frames;
-    }
-  }
-  bool empty() const { return speech_frames <= 0.0 && other_frames <= 0.0; }
-  // The file's prediction; `temperature` as GenderModel::temperature().
-  Prediction Result(double temperature, double frame_s) const {
-    Prediction p;
-    const bool speech_found = speech_frames > 0.0;
-    const double* sums = speech_found ? speech : other;
-    const double w = speech_found ? speech_frames : other_frames;
-    p.logit_male = static_cast<float>(sums[0] / w);
-    p.logit_female = static_cast<float>(sums[1] / w);
-    p.p_female = static_cast<float>(1.0 / (1.0 + std::exp((sums[0] - sums[1]) / w / temperature)));
-    p.no_speech = !speech_found;
-    p.speech_s = speech_found ? speech_frames * frame_s : 0.0;
-    return p;
-  }
-};
-
-struct InputFile {
-  std::string path;
-  std::string id;
-  std::string error;  // non-empty: failed
-  int gender = -1;    // set once classified
-  float p_female = 0.0f;
-  double duration_s = 0.0;
-  double speech_s = 0.0;  // seconds the model's VAD called speech
-  std::string flags;  // scores.tsv flags column
-  // Features of blocks read but not yet classified, and the logits of those already classified.
-  std::vector<LogMel> pending;
-  BlockVotes votes;
-};
-
-// An input whose id is its file name without extension.
-InputFile FromPath(const fs::path& path) {
-  InputFile f;
-  f.path = path.string();
-  f.id = path.stem().string();
-  return f;
-}
-
-// A --shard K/N spec: this run classifies shard `index` (1-based) of `count`.
-struct Shard {
-  int index = 1;
-  int count = 1;
-};
-
-// Parses "K/N" (decimal integers, 1 <= K <= N); nullopt otherwise.
-std::optional<Shard> ParseShard(const std::string& text) {
-  const auto parse_int = [](const std::string& s) -> std::optional<int> {
-    if (s.empty() || s.size() > 9) return std::nullopt;
-    for (char c : s) {
-      if (c < '0' || c > '9') return std::nullopt;
-    }
-    return std::stoi(s);
-  };
-  const std::size_t slash = text.find('/');
-  if (slash == std::string::npos) return std::nullopt;
-  const auto k = parse_int(text.substr(0, slash));
-  const auto n = parse_int(text.substr(slash + 1));
-  if (!k || !n || *k < 1 || *k > *n) return std::nullopt;
-  return Shard{*k, *n};
-}
-
-// FNV-1a, 64-bit, over the bytes of `s` (http://www.isthe.com/chongo/tech/comp/fnv/).
-std::uint64_t Fnv1a64(const std::string& s) {
-  std::uint64_t h = 0xcbf29ce484222325ull;
-  for (unsigned char c : s) {
-    h ^= c;
-    h *= 0x100000001b3ull;
-  }
-  return h;
-}
-
-// The scores.tsv flags column: CheckAudio's flags comma-separated, or "-" for none.
-std::string FlagsColumn(const std::vector<std::string>& flags) {
-  std::string column;
-  for (const std::string& flag : flags) column += (column.empty() ? "" : ",") + flag;
-  return column.empty() ? "-" : column;
-}
-
-// Records a file's prediction; a file without speech gets the no_speech flag, first.
-void SetPrediction(InputFile& f, const Prediction& p) {
-  f.gender = p.gender();
-  f.p_female = p.p_female;
-  f.speech_s = p.speech_s;
-  if (p.no_speech) {
-    f.flags = f.flags == "-" || f.flags.empty() ? "no_speech" : "no_speech," + f.flags;
-  }
-}
-
-// `text` as one TSV field on one line: backslash, tab, CR and LF escaped as \\, \t, \r, \n.
-std::string TsvField(const std::string& text) {
-  std::string out;
-  out.reserve(text.size());
-  for (const char c : text) {
-    switch (c) {
-      case '\\': out += "\\\\"; break;
-      case '\t': out += "\\t"; break;
-      case '\r': out += "\\r"; break;
-      case '\n': out += "\\n"; break;
-      default: out += c;
-    }
-  }
-  return out;
-}
-
-// Marks files whose id cannot be written (empty, tab or line break) or is shared with another
-// file: those fail, each duplicate's message naming the others.
-void MarkBadIds(std::vector<InputFile>& files) {
-  std::map<std::string, std::vector<std::size_t>> by_id;
-  for (std::size_t i = 0; i < files.size(); ++i) {
-    InputFile& f = files[i];
-    if (f.id.empty() || f.id.find_first_of("\t\r\n") != std::string::npos) {
-      if (f.error.empty()) {
-        f.error = "its id (the file name without extension) is empty or contains a tab or line "
-                  "break";
-      }
-      continue;
-    }
-    by_id[f.id].push_back(i);
-  }
-  for (const auto& [id, idx] : by_id) {
-    if (idx.size() < 2) continue;
-    for (std::size_t i : idx) {
-      std::string others;
-      for (std::size_t j : idx) {
-        if (j != i) others += (others.empty() ? "'" : ", '") + files[j].path + "'";
-      }
-      files[i].error = "its id '" + id + "' is also the id of " + others;
-    }
-  }
-}
-
-// Audio files in `dir` (extension matched case-insensitively), sorted by path. With `recursive`
-// subdirectories are searched too, but symlinked directories are not followed (no loops).
-// Throws ConfigError when a directory cannot be listed.
-std::vector<InputFile> ListDirectory(const std::string& dir, bool recursive) {
-  std::vector<InputFile> files;
-  std::error_code ec;
-  const auto fail = [&dir](const std::error_code& e) {
-    throw ConfigError("cannot list '" + dir + "': " + e.message());
-  };
-  if (recursive) {
-    fs::recursive_directory_iterator it(dir, fs::directory_options::none, ec);
-    if (ec) fail(ec);
-    for (; it != fs::recursive_directory_iterator(); it.increment(ec)) {
-      if (ec) fail(ec);
-      const fs::path& p = it->path();
-      std::error_code type_ec;
-      if (it->is_directory(type_ec)) continue;  // descended into (unless a symlink), not a file
-      if (HasAudioExtension(p.filename().string())) {
-        files.push_back(FromPath(p));
-      }
-    }
-    if (ec) fail(ec);
-  } else {
-    fs::directory_iterator it(dir, ec);
-    if (ec) fail(ec);
-    for (; it != fs::directory_iterator(); it.increment(ec)) {
-      if (ec) fail(ec);
-      const fs::path& p = it->path();
-      std::error_code type_ec;
-      if (it->is_directory(type_ec)) continue;  // a directory named x.wav is not audio
-      if (HasAudioExtension(p.filename().string())) {
-        files.push_back(FromPath(p));
-      }
-    }
-    if (ec) fail(ec);
-  }
-  std::sort(files.begin(), files.end(),
-            [](const InputFile& a, const InputFile& b) { return a.path < b.path; });
-  return files;
-}
-
-// The paths listed in `list_path`, one per line, in file order; blank lines and lines starting
-// with '#' are skipped, a trailing '\r' is dropped, relative paths are used as given (relative to
-// the current directory). A path that does not exist fails. A path listed twice is classified once.
-// Throws ConfigError when the list cannot be read.
-std::vector<InputFile> ReadList(const std::string& list_path) {
-  std::ifstream in(list_path, std::ios::binary);
-  if (!in) throw ConfigError("cannot read --list '" + list_path + "': " + std::strerror(errno));
-  std::vector<InputFile> files;
-  std::set<std::string> seen;
-  std::string line;
-  for (int line_no = 1; std::getline(in, line); ++line_no) {
-    if (line_no == 1 && line.rfind("\xEF\xBB\xBF", 0) == 0) line.erase(0, 3);
-    if (!line.empty() && line.back() == '\r') line.pop_back();
-    if (line.find_first_not_of(" \t\v\f") == std::string::npos || line[0] == '#') continue;
-    if (!seen.insert(line).second) {
-      spdlog::warn("{}:{}: '{}' is listed again; it is classified once", list_path, line_no, line);
-      continue;
-    }
-    InputFile f = FromPath(line);
-    std::error_code ec;
-    if (!fs::exists(line, ec)) {
-      f.error = "no such file (listed in '" + list_path + "' line " + std::to_string(line_no) + ")";
-    }
-    files.push_back(std::move(f));
-  }
-  if (in.bad()) throw ConfigError("cannot read --list '" + list_path + "'");
-  return files;
-}
 
 // Writes `content` to stdout when `path` is "-", else atomically to `path`.
 // Throws FormatError on failure.
@@ -390,212 +165,68 @@ CLI::App* setup_predict(CLI::App& app, PredictOptions& o) {
 
 int run_predict(const PredictOptions& opts) {
   const auto t0 = Clock::now();
-  std::vector<InputFile> files;
+  std::vector<FileResult> files;
   const std::string model_path = opts.model_path.empty() ? DefaultModelPath() : opts.model_path;
   const std::string source =
       opts.list_path.empty() ? "'" + opts.input_dir + "'" : "--list '" + opts.list_path + "'";
-  Shard shard;
+  std::optional<Classifier> classifier;
   try {
     opts.Validate();
     spdlog::debug("{}", opts.ToString());
-    if (!opts.shard.empty()) shard = *ParseShard(opts.shard);
     if (model_path.empty()) {
       throw ConfigError("no bundled model found; pass --model or set VOXSEX_MODEL");
     }
-    files = opts.list_path.empty() ? ListDirectory(opts.input_dir, opts.recursive)
-                                   : ReadList(opts.list_path);
+    files = opts.list_path.empty() ? ListAudioFiles(opts.input_dir, opts.recursive)
+                                   : ReadFileList(opts.list_path);
     if (files.empty()) throw ConfigError("no audio files in " + source);
+    MarkBadIds(files);
+    if (!opts.shard.empty()) {
+      const Shard shard = *ParseShard(opts.shard);
+      const std::size_t listed = files.size();
+      files.erase(std::remove_if(files.begin(), files.end(),
+                                 [&shard](const FileResult& f) { return !InShard(f.id, shard); }),
+                  files.end());
+      spdlog::info("shard {}/{}: {} of {} files", shard.index, shard.count, files.size(), listed);
+    }
+    ClassifierOptions copts;
+    copts.model.num_threads = opts.num_threads;
+    copts.model.batch_size = opts.batch_size;
+    copts.model.device = opts.device;  // Load refuses cuda where LibTorch has no CUDA or GPU
+    copts.fail_fast = opts.fail_fast;
+    classifier.emplace(Classifier::Load(model_path, copts));
   } catch (const Error& e) {
     spdlog::error("{}", e.what());
     return 2;
   }
-  MarkBadIds(files);
-  if (shard.count > 1) {
-    const std::size_t listed = files.size();
-    files.erase(std::remove_if(files.begin(), files.end(),
-                               [&shard](const InputFile& f) {
-                                 return Fnv1a64(f.id) % static_cast<std::uint64_t>(shard.count) !=
-                                        static_cast<std::uint64_t>(shard.index - 1);
-                               }),
-                files.end());
-    spdlog::info("shard {}/{}: {} of {} files", shard.index, shard.count, files.size(), listed);
-  }
-
-  ModelOptions mopts;
-  mopts.num_threads = opts.num_threads;
-  mopts.batch_size = opts.batch_size;
-  mopts.device = opts.device;  // GenderModel::Load refuses cuda where LibTorch has no CUDA or GPU
-  std::optional<GenderModel> model;
-  try {
-    model.emplace(GenderModel::Load(model_path, mopts));
-  } catch (const Error& e) {
-    spdlog::error("{}", e.what());
-    return 2;
-  }
-  const MelOptions mel = model->mel_options();
   const int threads = opts.num_threads > 0
                           ? opts.num_threads
                           : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
   spdlog::info("{} audio files from {}, model '{}', {} threads", files.size(), source, model_path,
                threads);
 
-  // Files are processed in chunks: read and front end on `threads` threads, then batched
-  // inference, so memory is bounded by the chunk, not the directory. A file counts as done for the
-  // progress line when its front end is computed. Each failure is logged once, when its chunk ends.
-  long model_failures = 0;
-  const InputFile* first_failure = nullptr;  // with --fail-fast: the failure that stopped the run
   ProgressReporter progress(files.size(), "files");
-  // Logs a failure as one line that starts by naming the file: library messages do already
-  // ("cannot read 'x.wav': ..."), others get "cannot classify 'x.wav': " in front.
-  const auto report = [&progress, &first_failure](InputFile& f) {
-    const std::string named = "'" + f.path + "': ";
-    if (f.error.find(named) == std::string::npos) f.error = "cannot classify " + named + f.error;
+  const FileResult* first_failure = nullptr;  // with --fail-fast: the failure that stopped the run
+  ClassifyHooks hooks;
+  hooks.on_read = [&progress] { progress.Add(); };
+  hooks.on_failure = [&progress, &first_failure](const FileResult& f) {
     progress.ClearLine();
     spdlog::error("{}", TsvField(f.error));
     if (first_failure == nullptr) first_failure = &f;
   };
-  std::mutex fatal_mutex;
-  std::string fatal;  // a worker could not start: not a file's fault
-  // Files per chunk: read and front end in parallel, then batched inference. With at most
-  // kMaxPendingBlocks model windows of features held per file, memory is bounded whatever the
-  // files' lengths.
-  constexpr std::size_t kChunk = 64;
-  constexpr std::size_t kMaxPendingBlocks = 4;
-  const double frame_s = static_cast<double>(mel.hop_length) / mel.sample_rate_hz;
-  const double temperature = model->temperature();
-  // Blocks of one model window each: NumFrames(n) = 1 + n / hop_length frames.
-  const int window_frames = std::max(
-      2, static_cast<int>(mopts.max_window_s * mel.sample_rate_hz / mel.hop_length));
-  const auto block_samples = static_cast<std::size_t>(window_frames - 1) * mel.hop_length;
-  // A long file's blocks are classified by the reader thread as they come (one thread at a time
-  // uses the model); a failure there fails the file.
-  std::mutex model_mutex;
-  const auto ClassifyPending = [&](InputFile& f) {
-    std::vector<const LogMel*> blocks;
-    for (const LogMel& b : f.pending) blocks.push_back(&b);
-    std::vector<Prediction> preds;
-    {
-      const std::lock_guard<std::mutex> lock(model_mutex);
-      preds = model->Predict(blocks);
-    }
-    for (std::size_t k = 0; k < preds.size(); ++k) {
-      f.votes.Add(preds[k], blocks[k]->num_frames, frame_s);
-    }
-    f.pending.clear();
-  };
-  for (std::size_t c = 0; c < files.size() && !(opts.fail_fast && first_failure); c += kChunk) {
-    const std::size_t end = std::min(files.size(), c + kChunk);
-    std::atomic<std::size_t> next{c};
-    std::atomic<bool> stop{false};  // --fail-fast: a file of this chunk failed
-    auto work = [&]() noexcept {
-      std::optional<MelFrontend> made;
-      try {
-        made.emplace(mel);
-      } catch (const std::exception& e) {  // options already checked by GenderModel::Load
-        const std::lock_guard<std::mutex> lock(fatal_mutex);
-        fatal = e.what();
-        return;
-      }
-      MelFrontend& frontend = *made;
-      AudioReaderOptions ropts;
-      ropts.target_sample_rate_hz = mel.sample_rate_hz;
-      ropts.max_duration_s = kMaxFileDurationS;
-      for (std::size_t i = next++; i < end && !stop; i = next++) {
-        InputFile& f = files[i];
-        if (f.error.empty()) {
-          try {
-            // Read in blocks of one model window: a long file's samples are never held whole,
-            // and its features are classified every kMaxPendingBlocks blocks.
-            AudioStream stream(f.path, ropts);
-            AudioLevels levels;
-            for (;;) {
-              const std::vector<float> block = stream.Read(block_samples);
-              if (block.empty()) break;
-              levels.Add(block.data(), block.size());
-              f.pending.push_back(frontend.Compute(block));
-              if (f.pending.size() >= kMaxPendingBlocks) ClassifyPending(f);
-            }
-            const AudioCheck check = CheckAudioLevels(levels, stream.sample_rate_hz(),
-                                                      stream.num_nonfinite_frames());
-            f.duration_s = static_cast<double>(levels.num_samples) / stream.sample_rate_hz();
-            if (check.refusal.empty()) {
-              f.flags = FlagsColumn(check.flags);
-            } else {
-              f.error = check.refusal;
-            }
-          } catch (const std::exception& e) {  // voxsex::Error, or bad_alloc
-            f.error = e.what();
-          }
-          if (!f.error.empty()) {
-            f.pending.clear();
-            f.pending.shrink_to_fit();
-          }
-        }
-        if (!f.error.empty() && opts.fail_fast) stop = true;
-        progress.Add();
-      }
-    };
-    std::vector<std::thread> pool;
-    for (int k = 0; k < threads; ++k) pool.emplace_back(work);
-    for (auto& t : pool) t.join();
-    if (!fatal.empty()) {
-      progress.ClearLine();
-      spdlog::error("cannot build the front end: {}; nothing written", fatal);
-      return 2;
-    }
-
-    std::vector<const LogMel*> inputs;
-    std::vector<std::size_t> which;
-    for (std::size_t i = c; i < end; ++i) {
-      if (!files[i].error.empty()) {
-        report(files[i]);
-        if (opts.fail_fast) break;
-      } else {
-        for (const LogMel& block : files[i].pending) {
-          inputs.push_back(&block);
-          which.push_back(i);
-        }
-      }
-    }
-    if (opts.fail_fast && first_failure) continue;
-    try {
-      const auto preds = model->Predict(inputs);
-      for (std::size_t k = 0; k < preds.size(); ++k) {
-        files[which[k]].votes.Add(preds[k], inputs[k]->num_frames, frame_s);
-      }
-    } catch (const std::exception& e) {
-      // The model failed on this chunk: retry its files one by one, so only the inputs it cannot
-      // take fail (with the reason) and the others are still answered.
-      progress.ClearLine();
-      spdlog::warn("model failed on a batch ({}); retrying its files one at a time", e.what());
-      for (std::size_t i = c; i < end; ++i) {
-        InputFile& f = files[i];
-        if (!f.error.empty()) continue;
-        try {
-          ClassifyPending(f);
-        } catch (const std::exception& e1) {
-          f.error = e1.what();
-          ++model_failures;
-          report(f);
-          if (opts.fail_fast) break;
-        }
-      }
-    }
-    for (std::size_t i = c; i < end; ++i) {
-      InputFile& f = files[i];
-      f.pending.clear();
-      f.pending.shrink_to_fit();
-      if (f.error.empty() && !f.votes.empty()) {
-        SetPrediction(f, f.votes.Result(temperature, frame_s));
-      }
-    }
+  long model_failures = 0;
+  try {
+    model_failures = classifier->ClassifyFiles(files, hooks);
+  } catch (const Error& e) {
+    progress.ClearLine();
+    spdlog::error("{}; nothing written", e.what());
+    return 2;
   }
   progress.Finish();
 
-  std::vector<const InputFile*> classified;
-  std::vector<const InputFile*> failed;  // in path order within each chunk
+  std::vector<const FileResult*> classified;
+  std::vector<const FileResult*> failed;
   for (const auto& f : files) {
-    if (f.gender >= 0) classified.push_back(&f);
+    if (f.classified()) classified.push_back(&f);
     if (!f.error.empty()) failed.push_back(&f);
   }
   if (classified.empty() && model_failures > 0 && !opts.fail_fast) {  // a broken model
@@ -603,37 +234,18 @@ int run_predict(const PredictOptions& opts) {
     return 2;
   }
   std::sort(classified.begin(), classified.end(),
-            [](const InputFile* a, const InputFile* b) { return a->id < b->id; });
+            [](const FileResult* a, const FileResult* b) { return a->id < b->id; });
   std::sort(failed.begin(), failed.end(),
-            [](const InputFile* a, const InputFile* b) { return a->path < b->path; });
+            [](const FileResult* a, const FileResult* b) { return a->path < b->path; });
   const bool stopped = opts.fail_fast && first_failure != nullptr;
   if (stopped) failed = {first_failure};  // other files of its chunk may have failed unreported
 
   std::vector<std::pair<std::string, std::string>> outputs;  // (path or "-", content)
   if (!stopped) {
-    // The same bytes as WriteAnswers (include/voxsex/tsv.h): `id<TAB>gender`, sorted by id.
-    std::string answers_text;
-    for (const InputFile* f : classified) {
-      answers_text += fmt::format("{}\t{}\n", f->id, f->gender);
-    }
-    outputs.emplace_back(opts.answers_path, std::move(answers_text));
-    if (!opts.scores_path.empty()) {
-      std::string scores_text = kScoresHeader;
-      for (const InputFile* f : classified) {
-        const double p = f->p_female;
-        scores_text += fmt::format("{}\t{}\t{:.4f}\t{:.3f}\t{:.2f}\t{}\n", f->id, FormatPFemale(p),
-                                   std::max(p, 1.0 - p), f->duration_s, f->speech_s, f->flags);
-      }
-      outputs.emplace_back(opts.scores_path, std::move(scores_text));
-    }
+    outputs.emplace_back(opts.answers_path, AnswersTsv(classified));
+    if (!opts.scores_path.empty()) outputs.emplace_back(opts.scores_path, ScoresTsv(classified));
   }
-  if (!opts.errors_path.empty()) {
-    std::string errors_text = "path\treason\n";
-    for (const InputFile* f : failed) {
-      errors_text += TsvField(f->path) + "\t" + TsvField(f->error) + "\n";
-    }
-    outputs.emplace_back(opts.errors_path, std::move(errors_text));
-  }
+  if (!opts.errors_path.empty()) outputs.emplace_back(opts.errors_path, ErrorsTsv(failed));
   try {
     // Files first, as one step (all or none replaced), then anything bound for stdout.
     std::vector<std::pair<std::string, std::string>> files_out;

@@ -13,26 +13,26 @@ namespace voxsex::cli {
 
 CLI::App* setup_train(CLI::App& app, TrainOptions& o) {
   CLI::App* cmd = app.add_subcommand("train", "Train a model on labelled audio and write TorchScript");
-  cmd->add_option("--targets", o.targets_path, "Training labels, id<TAB>gender (0 male, 1 female)")
+  cmd->add_option("--targets", o.data.targets_path, "Training labels, id<TAB>gender (0 male, 1 female)")
       ->required()
       ->check(CLI::ExistingFile);
-  cmd->add_option("--audio-dir", o.audio_dir, "Directory of the training audio (default: beside --targets)")
+  cmd->add_option("--audio-dir", o.data.audio_dir, "Directory of the training audio (default: beside --targets)")
       ->check(CLI::ExistingDirectory);
-  cmd->add_option("--val-targets", o.val_targets_path,
+  cmd->add_option("--val-targets", o.data.val_targets_path,
                   "Validation labels; the epoch with the best validation balanced accuracy is kept")
       ->check(CLI::ExistingFile);
-  cmd->add_option("--val-audio-dir", o.val_audio_dir, "Directory of the validation audio (default: beside --val-targets)")
+  cmd->add_option("--val-audio-dir", o.data.val_audio_dir, "Directory of the validation audio (default: beside --val-targets)")
       ->check(CLI::ExistingDirectory);
-  cmd->add_option("--groups", o.groups_path,
+  cmd->add_option("--groups", o.data.groups_path,
                   "Speakers: a TSV with a header and 'id' and 'speaker' columns (e.g. meta.tsv). "
                   "Without --val-targets, --val-fraction of the speakers are held out for a "
                   "speaker-disjoint validation set; with it, speakers in both are warned about")
       ->check(CLI::ExistingFile);
-  cmd->add_option("--child-weight", o.child_weight,
+  cmd->add_option("--child-weight", o.data.child_weight,
                   "Loss weight of the training files whose age_group in --groups is 'child' "
                   "(1 = off; needs --groups with an age_group column)")
       ->capture_default_str();
-  cmd->add_option("--val-fraction", o.val_fraction,
+  cmd->add_option("--val-fraction", o.data.val_fraction,
                   "With --groups and no --val-targets: fraction of speakers held out")
       ->capture_default_str();
   cmd->add_option("--out", o.out_path, "Output TorchScript model")->required();
@@ -40,28 +40,28 @@ CLI::App* setup_train(CLI::App& app, TrainOptions& o) {
                   "Initial TorchScript model with voxsex metadata (default: models/voxsex-untrained.pt). "
                   "One with a gender x age head (scripts/export_model.py --head gender_age) is "
                   "trained on gender x age group and needs --groups with an age_group column");
-  cmd->add_option("--epochs", o.epochs, "Epochs")->capture_default_str();
-  cmd->add_option("--batch-size", o.batch_size, "Batch size")->capture_default_str();
-  cmd->add_option("--lr", o.lr, "AdamW peak learning rate (warm-up, then cosine decay)")->capture_default_str();
-  cmd->add_option("--weight-decay", o.weight_decay, "AdamW weight decay")->capture_default_str();
-  cmd->add_option("--seed", o.seed, "Random seed (same seed and threads give the same model)")->capture_default_str();
+  cmd->add_option("--epochs", o.optimiser.epochs, "Epochs")->capture_default_str();
+  cmd->add_option("--batch-size", o.optimiser.batch_size, "Batch size")->capture_default_str();
+  cmd->add_option("--lr", o.optimiser.lr, "AdamW peak learning rate (warm-up, then cosine decay)")->capture_default_str();
+  cmd->add_option("--weight-decay", o.optimiser.weight_decay, "AdamW weight decay")->capture_default_str();
+  cmd->add_option("--seed", o.optimiser.seed, "Random seed (same seed and threads give the same model)")->capture_default_str();
   cmd->add_option("--ensemble", o.ensemble,
                   "Members trained with seeds seed, seed+1, ...; the model averages their logits")
       ->capture_default_str();
   cmd->add_option("--threads", o.num_threads, "Threads (0 = all cores)")->capture_default_str();
-  cmd->add_option("--crop-min", o.crop_min_s, "Shortest random crop, seconds")->capture_default_str();
-  cmd->add_option("--crop-max", o.crop_max_s, "Longest random crop, seconds")->capture_default_str();
-  cmd->add_option("--gain-db", o.gain_db, "Random gain augmentation range +-dB (0 = off)")->capture_default_str();
-  cmd->add_option("--freq-masks", o.freq_masks, "SpecAugment frequency masks per example (0 = off)")->capture_default_str();
-  cmd->add_option("--freq-mask-bands", o.freq_mask_bands, "Widest frequency mask, mel bands")->capture_default_str();
-  cmd->add_option("--time-masks", o.time_masks, "SpecAugment time masks per example (0 = off)")->capture_default_str();
-  cmd->add_option("--time-mask-ratio", o.time_mask_ratio, "Widest time mask, fraction of the crop")->capture_default_str();
+  cmd->add_option("--crop-min", o.examples.crop_min_s, "Shortest random crop, seconds")->capture_default_str();
+  cmd->add_option("--crop-max", o.examples.crop_max_s, "Longest random crop, seconds")->capture_default_str();
+  cmd->add_option("--gain-db", o.examples.augment.gain_db, "Random gain augmentation range +-dB (0 = off)")->capture_default_str();
+  cmd->add_option("--freq-masks", o.examples.freq_masks, "SpecAugment frequency masks per example (0 = off)")->capture_default_str();
+  cmd->add_option("--freq-mask-bands", o.examples.freq_mask_bands, "Widest frequency mask, mel bands")->capture_default_str();
+  cmd->add_option("--time-masks", o.examples.time_masks, "SpecAugment time masks per example (0 = off)")->capture_default_str();
+  cmd->add_option("--time-mask-ratio", o.examples.time_mask_ratio, "Widest time mask, fraction of the crop")->capture_default_str();
   cmd->add_option("--feature-norm", o.feature_norm,
                   "Per-band normalisation stored in the model: global (training-set mean and std) or none")
       ->check(CLI::IsMember({"global", "none"}))
       ->capture_default_str();
-  cmd->add_option("--ema-decay", o.ema_decay, "Decay of the weight moving average that is evaluated and kept (0 = off)")->capture_default_str();
-  auto& a = o.augment;
+  cmd->add_option("--ema-decay", o.optimiser.ema_decay, "Decay of the weight moving average that is evaluated and kept (0 = off)")->capture_default_str();
+  auto& a = o.examples.augment;
   cmd->add_option("--noise-prob", a.noise_prob,
                   "Augmentation: probability of additive white, pink or babble noise (0 = off)")
       ->capture_default_str();
@@ -83,10 +83,10 @@ CLI::App* setup_train(CLI::App& app, TrainOptions& o) {
       ->capture_default_str();
   cmd->add_option("--speed-range", a.speed_range, "Speed factors drawn in 1 +- this")
       ->capture_default_str();
-  cmd->add_option("--vad", o.vad,
+  cmd->add_option("--vad", o.vad.drop_non_speech,
                   "Drop non-speech frames (energy VAD, stored in the model for predict): 1 or 0")
       ->capture_default_str();
-  cmd->add_flag("--strict", o.strict,
+  cmd->add_flag("--strict", o.data.strict,
                 "Fail (exit status 1, nothing written) when an audio file cannot be read or used, "
                 "instead of skipping it with a warning");
   cmd->footer(
@@ -123,6 +123,33 @@ CLI::App* setup_calibrate(CLI::App& app, CalibrateOptions& o) {
 int run_calibrate(const CalibrateOptions& opts) {
   try {
     Calibrate(opts);
+  } catch (const Error& e) {
+    spdlog::error("{}", e.what());
+    return 2;
+  }
+  return 0;
+}
+
+CLI::App* setup_ensemble(CLI::App& app, EnsembleOptions& o) {
+  CLI::App* cmd = app.add_subcommand(
+      "ensemble", "Combine trained models into one model that averages their networks' logits");
+  cmd->add_option("MODELS", o.model_paths, "Trained models (an ensemble is taken apart into its "
+                                           "networks); two or more networks in all")
+      ->required()
+      ->check(CLI::ExistingFile);
+  cmd->add_option("--out", o.out_path, "Output model")->required();
+  cmd->footer(
+      "The models must share the front end and speech-frame dropping. The output keeps the first\n"
+      "model's card, lists every network's training, and has no calibration: fit one with\n"
+      "voxsex calibrate. Exit status: 0 written; 2 usage or model error (nothing written).\n"
+      "Example:\n  voxsex ensemble a.pt b.pt c.pt --out abc.pt\n"
+      "  voxsex calibrate --model abc.pt --targets data/dev/targets.tsv --out abc.pt");
+  return cmd;
+}
+
+int run_ensemble(const EnsembleOptions& opts) {
+  try {
+    MakeEnsemble(opts);
   } catch (const Error& e) {
     spdlog::error("{}", e.what());
     return 2;

@@ -18,4 +18,9 @@ CLI::App* setup_calibrate(CLI::App& app, CalibrateOptions& opts);
 // Returns 0 on success, 2 on a usage, targets or model error.
 int run_calibrate(const CalibrateOptions& opts);
 
+// `voxsex ensemble`: combine trained models into one that averages their logits.
+CLI::App* setup_ensemble(CLI::App& app, EnsembleOptions& opts);
+// Returns 0 on success, 2 on a usage or model error (nothing written).
+int run_ensemble(const EnsembleOptions& opts);
+
 }  // namespace voxsex::cli
