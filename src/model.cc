@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <optional>
 #include <sstream>
 #include <thread>
 
@@ -181,6 +182,9 @@ struct GenderModel::Impl {
   internal::LoadedModule loaded;
   ModelOptions opts;
   std::string path;
+  // InferenceMode for a loaded model; a wrapped one may be trained afterwards, and tensors made
+  // under InferenceMode cannot take part in autograd, so it runs under NoGradGuard only.
+  bool inference_mode = true;
 };
 
 GenderModel::GenderModel(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -195,6 +199,7 @@ GenderModel GenderModel::Wrap(const internal::LoadedModule& loaded, const ModelO
   impl->loaded = loaded;
   impl->opts = opts;
   impl->path = name;
+  impl->inference_mode = false;
   return GenderModel(std::move(impl));
 }
 
@@ -227,7 +232,8 @@ const std::string& GenderModel::path() const { return impl_->path; }
 double GenderModel::temperature() const { return impl_->loaded.card.temperature(); }
 
 std::vector<Prediction> GenderModel::Predict(const std::vector<const LogMel*>& inputs) const {
-  c10::InferenceMode guard;
+  std::optional<c10::InferenceMode> guard;  // else PredictTensors' NoGradGuard
+  if (impl_->inference_mode) guard.emplace();
   const auto& mel = impl_->loaded.card.front_end;
   const std::optional<VadOptions>& vad = impl_->loaded.card.vad;
   const double frame_s = mel.frame_s();

@@ -59,7 +59,8 @@ class GenderModel {
   // opts.device is "cuda" and this LibTorch has no CUDA or no GPU is visible.
   static GenderModel Load(const std::string& path, const ModelOptions& opts = {});
   // Wraps an already loaded module, sharing it (training validates the module it trains this
-  // way); `name` stands for the path in messages. Throws ConfigError for invalid options.
+  // way): Predict then runs under NoGradGuard rather than InferenceMode, so the module can still
+  // be trained. `name` stands for the path in messages. Throws ConfigError for invalid options.
   static GenderModel Wrap(const internal::LoadedModule& loaded, const ModelOptions& opts,
                           const std::string& name);
   GenderModel(GenderModel&&) noexcept;
@@ -80,7 +81,7 @@ class GenderModel {
   // SelectSpeech (include/voxsex/vad.h) measures speech_s and no_speech, and with its
   // drop_non_speech only the speech frames are used (every frame when it finds too few). Inputs
   // longer than max_window_s are cut into windows whose logits are averaged, weighted by window
-  // length. Runs under InferenceMode, batching windows of similar length. Throws ModelError when
+  // length. Runs under InferenceMode (NoGradGuard when wrapped), batching windows of similar length. Throws ModelError when
   // an input has no frames or the wrong band count, or the module fails.
   std::vector<Prediction> Predict(const std::vector<const LogMel*>& inputs) const;
 
