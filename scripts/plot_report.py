@@ -28,7 +28,7 @@ import sys
 import tempfile
 
 EXIT_BAD_INPUT = 2
-EXIT_NO_MATPLOTLIB = 3  # voxsex eval recognises this status (src/cli/eval.cc kPlotNoMatplotlib)
+EXIT_NO_MATPLOTLIB = 3  # voxsex eval recognises this status (src/plot_report.cc kPlotNoMatplotlib)
 
 try:
     import matplotlib

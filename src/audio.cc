@@ -339,7 +339,6 @@ std::vector<float> AudioStream::Read(std::size_t max_samples) {
 
 int AudioStream::sample_rate_hz() const { return impl_->out_rate_hz; }
 std::size_t AudioStream::num_nonfinite_frames() const { return impl_->num_nonfinite_frames; }
-std::size_t AudioStream::num_file_frames() const { return impl_->total_frames; }
 
 Audio ReadAudio(const std::string& path, const AudioReaderOptions& opts) {
   AudioStream stream(path, opts);

@@ -25,11 +25,11 @@ namespace {
 
 constexpr std::string_view kUtf8Bom = "\xEF\xBB\xBF";
 
-// A file's bytes, or FormatError naming the path ("cannot read ...: <strerror>").
+// A file's bytes, or IoError naming the path ("<path>: cannot open: <strerror>").
 std::string ReadWholeFile(const std::string& path) {
   std::FILE* file = std::fopen(path.c_str(), "rb");
   if (file == nullptr) {
-    throw FormatError(path + ": cannot open: " + std::strerror(errno));
+    throw IoError(path + ": cannot open: " + std::strerror(errno));
   }
   std::string content;
   char buffer[1 << 16];
@@ -38,7 +38,7 @@ std::string ReadWholeFile(const std::string& path) {
   const int read_errno = errno;
   const bool failed = std::ferror(file) != 0;
   std::fclose(file);
-  if (failed) throw FormatError(path + ": cannot read: " + std::strerror(read_errno));
+  if (failed) throw IoError(path + ": cannot read: " + std::strerror(read_errno));
   return content;
 }
 
@@ -148,7 +148,7 @@ std::string RandomTempName(const std::string& path) {
 
 // A new temporary file for `path`, with mode 0666 & ~umask like the final file would get:
 // unnamed (O_TMPFILE) in path's directory when the file system supports it, else named
-// "<path>.tmp.<random>". Throws FormatError naming `path`.
+// "<path>.tmp.<random>". Throws IoError naming `path`.
 std::unique_ptr<TempFile> CreateTempBeside(const std::string& path) {
   const int fd = ::open(DirectoryOf(path).c_str(), O_TMPFILE | O_WRONLY | O_CLOEXEC, 0666);
   if (fd >= 0) return std::make_unique<TempFile>(fd, "");
@@ -161,8 +161,7 @@ std::unique_ptr<TempFile> CreateTempBeside(const std::string& path) {
     if (named_fd >= 0) return std::make_unique<TempFile>(named_fd, tmp_path);
     last_errno = errno;
   }
-  throw FormatError(path +
-                    ": cannot create a temporary file beside it: " + std::strerror(last_errno));
+  throw IoError(path + ": cannot create a temporary file beside it: " + std::strerror(last_errno));
 }
 
 // Blocks the termination signals a user or a job scheduler sends (SIGINT, SIGTERM, SIGHUP,
@@ -188,7 +187,7 @@ class BlockTerminationSignals {
 };
 
 [[noreturn]] void ThrowIoError(const std::string& path, const std::string& what, int err) {
-  throw FormatError(path + ": " + what + ": " + std::strerror(err));
+  throw IoError(path + ": " + what + ": " + std::strerror(err));
 }
 
 }  // namespace

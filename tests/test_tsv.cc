@@ -52,18 +52,34 @@ class TsvTest : public ::testing::Test {
   fs::path dir_;
 };
 
-// Runs `fn`, expecting a FormatError whose message contains `expected`; returns the message.
-template <typename Fn>
-std::string ExpectFormatError(Fn fn, const std::string& expected) {
+// Runs `fn`, expecting an error of kind E (named `kind` in failures) whose message contains
+// `expected`; returns the message. Another voxsex::Error kind is a failure.
+template <typename E, typename Fn>
+std::string ExpectError(const char* kind, Fn fn, const std::string& expected) {
   try {
     fn();
-  } catch (const voxsex::FormatError& e) {
+  } catch (const E& e) {
     EXPECT_NE(std::string(e.what()).find(expected), std::string::npos)
         << "message: " << e.what() << "\nexpected to contain: " << expected;
     return e.what();
+  } catch (const voxsex::Error& e) {
+    ADD_FAILURE() << "expected a " << kind << ", got another error kind: " << e.what();
+    return e.what();
   }
-  ADD_FAILURE() << "no FormatError thrown; expected one containing: " << expected;
+  ADD_FAILURE() << "no " << kind << " thrown; expected one containing: " << expected;
   return "";
+}
+
+// Malformed content.
+template <typename Fn>
+std::string ExpectFormatError(Fn fn, const std::string& expected) {
+  return ExpectError<voxsex::FormatError>("FormatError", fn, expected);
+}
+
+// A file that cannot be opened, read, created, written or renamed.
+template <typename Fn>
+std::string ExpectIoError(Fn fn, const std::string& expected) {
+  return ExpectError<voxsex::IoError>("IoError", fn, expected);
 }
 
 std::vector<std::pair<std::string, int>> Pairs(const std::vector<voxsex::Answer>& answers) {
@@ -134,10 +150,10 @@ INSTANTIATE_TEST_SUITE_P(
 
 TEST_F(TsvTest, UnreadableFileNamesThePath) {
   const std::string missing = (dir_ / "no-such.tsv").string();
-  ExpectFormatError([&] { voxsex::ReadAnswers(missing); }, missing + ": cannot open");
+  ExpectIoError([&] { voxsex::ReadAnswers(missing); }, missing + ": cannot open");
   const std::string directory = dir_.string();
-  ExpectFormatError([&] { voxsex::ReadAnswers(directory); }, directory + ": cannot");
-  ExpectFormatError([&] { voxsex::ReadTable(missing); }, missing + ": cannot open");
+  ExpectIoError([&] { voxsex::ReadAnswers(directory); }, directory + ": cannot");
+  ExpectIoError([&] { voxsex::ReadTable(missing); }, missing + ": cannot open");
 }
 
 TEST_F(TsvTest, ReadsRealDevTargets) {
@@ -205,7 +221,7 @@ TEST_F(TsvTest, UnwritableDestinationThrowsAndKeepsOldFile) {
   const fs::path as_dir = dir_ / "answers.tsv";
   fs::create_directories(as_dir);
   const std::string inside = Write("answers.tsv/old.tsv", "a\t0\n");
-  ExpectFormatError(
+  ExpectIoError(
       [&] {
         voxsex::WriteAnswers(as_dir.string(), {{"a", 1}});
       },
@@ -216,7 +232,7 @@ TEST_F(TsvTest, UnwritableDestinationThrowsAndKeepsOldFile) {
 
   // Parent directory does not exist.
   const std::string no_dir = (dir_ / "no-such-dir" / "answers.tsv").string();
-  ExpectFormatError(
+  ExpectIoError(
       [&] {
         voxsex::WriteAnswers(no_dir, {{"a", 1}});
       },
@@ -224,7 +240,7 @@ TEST_F(TsvTest, UnwritableDestinationThrowsAndKeepsOldFile) {
 
   // Parent is a regular file.
   const std::string old = Write("old.tsv", "a\t0\n");
-  ExpectFormatError([&] { voxsex::WriteFileAtomic(old + "/x.tsv", "x"); }, old + "/x.tsv: ");
+  ExpectIoError([&] { voxsex::WriteFileAtomic(old + "/x.tsv", "x"); }, old + "/x.tsv: ");
   EXPECT_EQ(Slurp(old), "a\t0\n");
 
   // Invalid answers are rejected before anything is written.

@@ -73,7 +73,6 @@ class AudioStream {
 
   int sample_rate_hz() const;                 // of the samples Read returns
   std::size_t num_nonfinite_frames() const;   // file frames with a NaN/Inf value so far
-  std::size_t num_file_frames() const;        // file frames decoded so far
 
  private:
   struct Impl;

@@ -37,4 +37,12 @@ class FormatError : public Error {
   using Error::Error;
 };
 
+// A file or directory could not be opened, read, created, written or renamed (the message gives
+// the path and the system's reason, e.g. "cannot open: No such file or directory"). Malformed
+// content is a FormatError instead.
+class IoError : public Error {
+ public:
+  using Error::Error;
+};
+
 }  // namespace voxsex

@@ -18,14 +18,17 @@ struct Answer {
 using Target = Answer;
 
 // Reads `id<TAB>gender` lines. Accepts CRLF line ends, a UTF-8 BOM, trailing whitespace and blank
-// lines; an optional header line `id<TAB>gender` is skipped. Throws FormatError naming the path
-// and line number for a malformed line, a label other than 0/1, or a duplicated id (unless
-// allow_duplicates, in which case all lines are returned in file order).
+// lines; an optional header line `id<TAB>gender` is skipped. Throws IoError naming the path when
+// the file cannot be opened or read; FormatError naming the path and line number for a malformed
+// line, a label other than 0/1, or a duplicated id (unless allow_duplicates, in which case all
+// lines are returned in file order).
 std::vector<Answer> ReadAnswers(const std::string& path, bool allow_duplicates = false);
 inline std::vector<Target> ReadTargets(const std::string& path) { return ReadAnswers(path); }
 
 // Writes answers sorted by id, one `id<TAB>gender` line each, to a temporary file beside `path`
-// that is then renamed over it, so `path` is never half-written. Throws FormatError on I/O failure.
+// that is then renamed over it, so `path` is never half-written. Throws FormatError naming the path
+// for an empty id, an id with a tab or line break, or a label other than 0/1 (nothing written);
+// IoError on I/O failure.
 void WriteAnswers(const std::string& path, std::vector<Answer> answers);
 
 // p_female (a probability in [0, 1]) as scores.tsv prints it: 4 decimals, rounded to nearest
@@ -36,13 +39,13 @@ std::string FormatPFemale(double p_female);
 // Writes `content` to `path` atomically: a temporary file in the same directory (unnamed,
 // O_TMPFILE, where the file system supports it, so a killed process leaves no stray file), fsync,
 // then rename over `path` with SIGINT/SIGTERM/SIGHUP/SIGQUIT held back until it is done. A process
-// killed at any moment leaves `path` either as it was or whole. Throws FormatError naming the path.
+// killed at any moment leaves `path` either as it was or whole. Throws IoError naming the path.
 void WriteFileAtomic(const std::string& path, const std::string& content);
 
 // Writes several files as one step: every content first goes to a fsynced temporary file beside
 // its destination (as WriteFileAtomic), and only when all are written are they renamed into place,
 // in order, with termination signals held back. A failure while writing leaves every destination
-// untouched. Throws FormatError naming the path.
+// untouched. Throws IoError naming the path.
 void WriteFilesAtomic(const std::vector<std::pair<std::string, std::string>>& files);
 
 // A table with a header line, e.g. meta.tsv. rows[i][column] = value.
@@ -51,8 +54,9 @@ struct Table {
   std::vector<std::map<std::string, std::string>> rows;
 };
 
-// Reads a TSV with a header line. Throws FormatError naming path and line for a row whose field
-// count differs from the header's.
+// Reads a TSV with a header line. Throws IoError naming the path when the file cannot be opened or
+// read; FormatError naming path and line for a row whose field count differs from the header's, an
+// empty or duplicated column name, or a file without a header line.
 Table ReadTable(const std::string& path);
 
 }  // namespace voxsex

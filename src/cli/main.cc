@@ -50,7 +50,7 @@ int main(int argc, char** argv) {
 
   voxsex::cli::PredictOptions predict_opts;
   voxsex::TrainOptions train_opts;
-  voxsex::cli::EvalOptions eval_opts;
+  voxsex::EvalOptions eval_opts;
   voxsex::cli::InfoOptions info_opts;
   voxsex::CalibrateOptions calibrate_opts;
   voxsex::EnsembleOptions ensemble_opts;

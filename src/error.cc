@@ -1,1 +1,0 @@
-#include "voxsex/error.h"
