@@ -398,8 +398,8 @@ std::vector<fs::path> PlotScriptDirs() {
   if (!ec) {
     const fs::path dir = exe.parent_path();
     dirs.push_back(dir / ".." / "share" / "voxsex" / "scripts");
-    dirs.push_back(dir / ".." / "scripts");
-    dirs.push_back(dir / ".." / ".." / "scripts");
+    dirs.push_back(dir / ".." / "scripts" / "eval");
+    dirs.push_back(dir / ".." / ".." / "scripts" / "eval");
   }
   return dirs;
 }
@@ -609,11 +609,12 @@ CLI::App* setup_eval(CLI::App& app, EvalOptions& opts) {
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
   sub->footer(
-      "Pictures (--report): drawn by scripts/plot_report.py with /usr/bin/python3 (override with\n"
-      "$VOXSEX_PYTHON) and matplotlib (Debian: python3-matplotlib). The script is looked for in\n"
-      "$VOXSEX_SCRIPTS_DIR if set, else <exe dir>/../share/voxsex/scripts, <exe dir>/../scripts,\n"
-      "<exe dir>/../../scripts. If python3, matplotlib or the script is missing, eval warns,\n"
-      "writes report.json and report.md without pictures, and still exits 0.\n"
+      "Pictures (--report): drawn by scripts/eval/plot_report.py with /usr/bin/python3 (override\n"
+      "with $VOXSEX_PYTHON) and matplotlib (Debian: python3-matplotlib). The script is looked for\n"
+      "in $VOXSEX_SCRIPTS_DIR if set, else <exe dir>/../share/voxsex/scripts,\n"
+      "<exe dir>/../scripts/eval, <exe dir>/../../scripts/eval. If python3, matplotlib or the\n"
+      "script is missing, eval warns, writes report.json and report.md without pictures, and\n"
+      "still exits 0.\n"
       "\n"
       "Example:\n"
       "  voxsex eval --targets data/test/targets.tsv --answers answers.tsv \\\n"

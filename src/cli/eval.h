@@ -46,12 +46,13 @@ CLI::App* setup_eval(CLI::App& app, EvalOptions& opts);
 //
 // --report DIR (created if missing) writes DIR/report.json (the --json content) and
 // DIR/report.md (Markdown tables, id lists capped at 20, links to the pictures), each atomically,
-// and runs scripts/plot_report.py with /usr/bin/python3 (or $VOXSEX_PYTHON) to draw
+// and runs scripts/eval/plot_report.py with /usr/bin/python3 (or $VOXSEX_PYTHON) to draw
 // confusion.png, accuracy_by_group.png (with --by), reliability.png (with --scores) and
 // learning_curves.png (with --training-log). The script is looked for in $VOXSEX_SCRIPTS_DIR when
-// set (only there), else <exe dir>/../share/voxsex/scripts, <exe dir>/../scripts,
-// <exe dir>/../../scripts. When python3, matplotlib or the script is missing, or the script fails,
-// a warning names the cause and the tables are still written without picture links (status 0).
+// set (only there), else <exe dir>/../share/voxsex/scripts, <exe dir>/../scripts/eval,
+// <exe dir>/../../scripts/eval. When python3, matplotlib or the script is missing, or the script
+// fails, a warning names the cause and the tables are still written without picture links
+// (status 0).
 //
 // Errors are logged with spdlog. Returns the exit status: 0 report produced, 2 usage, input or
 // output error (unreadable or malformed targets/answers/meta/scores/training log, unknown --by
