@@ -27,8 +27,8 @@ struct TrainOptions {
   // which on dev made the network call boys girls (models/README.md, ablation).
   double child_weight = 1.0;
   // Untrained or pretrained TorchScript model with metadata. One with a gender x age head
-  // (scripts/export_model.py --head gender_age: fine_logits [batch, 4]) is trained on gender x age
-  // group, which needs groups_path with an `age_group` column ("child" or "adult") for every
+  // (scripts/model/export_model.py --head gender_age: fine_logits [batch, 4]) is trained on gender
+  // x age group, which needs groups_path with an `age_group` column ("child" or "adult") for every
   // training file; its forward still answers gender.
   std::string init_model_path;
   std::string out_path;          // where the trained TorchScript model is written (atomically)
