@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Writes the seed corpus of fuzz/fuzz_reader.cc: tiny valid audio files (20 ms of a chirp plus a
 # tone) in every container and encoding libsndfile reads, so the fuzzer starts past each format's
-# header checks. Seeds are generated, not committed; scripts/fuzz.sh runs this when they are missing.
+# header checks. Seeds are generated, not committed; scripts/ci/fuzz.sh runs this when they are
+# missing.
 #
 # Usage: fuzz/make_corpus.sh OUT_DIR
 #   Replaces OUT_DIR's contents. Needs sox (libsox-fmt-all: MP3, Ogg Vorbis) and python3 (standard

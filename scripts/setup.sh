@@ -11,11 +11,11 @@ packages=(
   nlohmann-json3-dev libgtest-dev libjemalloc-dev
   # the voxsex(1) man page and the .deb (cpack -G DEB computes Depends with dpkg-shlibdeps)
   help2man dpkg-dev
-  # the pictures of `voxsex eval --report` (scripts/plot_report.py)
+  # the pictures of `voxsex eval --report` (scripts/eval/plot_report.py)
   python3-matplotlib
-  # the benchmarks (bench/, scripts/bench.sh: Google Benchmark, GNU time, the Python reference)
+  # the benchmarks (bench/, scripts/bench/bench.sh: Google Benchmark, GNU time, Python reference)
   libbenchmark-dev time python3-soundfile
-  # the libFuzzer target (scripts/fuzz.sh)
+  # the libFuzzer target (scripts/ci/fuzz.sh)
   clang-14 libfuzzer-14-dev
   # only for the scripts that export the architecture and regenerate test data
   python3-torch python3-torchaudio sox libsox-fmt-all

@@ -1,4 +1,4 @@
-// Drawing an eval report's pictures with scripts/plot_report.py (src/plot_report.h).
+// Drawing an eval report's pictures with scripts/eval/plot_report.py (src/plot_report.h).
 #include "plot_report.h"
 
 #include <spawn.h>
@@ -32,8 +32,8 @@ std::vector<InstallDir> PlotScriptDirs() {
     return {{InstallBase::kAbsolute, env}};
   }
   return {{InstallBase::kExecutableDir, "../share/voxsex/scripts"},
-          {InstallBase::kExecutableDir, "../scripts"},
-          {InstallBase::kExecutableDir, "../../scripts"}};
+          {InstallBase::kExecutableDir, "../scripts/eval"},
+          {InstallBase::kExecutableDir, "../../scripts/eval"}};
 }
 
 // Single-quotes `arg` for /bin/sh, for logging a command line that can be pasted.

@@ -1,4 +1,4 @@
-// Drawing the pictures of an eval report with scripts/plot_report.py (python3 + matplotlib).
+// Drawing the pictures of an eval report with scripts/eval/plot_report.py (python3 + matplotlib).
 // Internal to the library (src/eval.cc).
 #pragma once
 
@@ -32,7 +32,7 @@ struct Pictures {
 // runs `<python> plot_report.py REPORT_JSON OUT_DIR [--training-log LOG]` without a shell, its
 // stdout sent to our stderr. python is $VOXSEX_PYTHON if set, else /usr/bin/python3; the script
 // is looked for in $VOXSEX_SCRIPTS_DIR if set (only there), else <exe dir>/../share/voxsex/scripts,
-// <exe dir>/../scripts, <exe dir>/../../scripts. A picture counts as made when it is a non-empty
+// <exe dir>/../scripts/eval, <exe dir>/../../scripts/eval. A picture counts as made when it is a non-empty
 // file afterwards. No errors: a missing python, matplotlib (script exit status 3) or script, a
 // failed run, or an expected picture not written is described in Pictures::problem.
 Pictures DrawPictures(const PlotRequest& request);

@@ -1,5 +1,5 @@
 // Tests for voxsex/audio.h: ReadAudio on the real fixtures in tests/data (made by
-// scripts/make_fixtures.sh), on files written here with libsndfile, and on broken inputs;
+// scripts/data/make_fixtures.sh), on files written here with libsndfile, and on broken inputs;
 // Resample on pure tones; HasAudioExtension; AudioReaderOptions::Validate.
 #include <gtest/gtest.h>
 #include <sndfile.h>
@@ -270,8 +270,8 @@ double LogMelCorrelation(const std::vector<float>& a, const std::vector<float>& 
 }
 
 // Decoded fixtures match the corpus file they were made from. The fixtures were made from corpus
-// v1's FLAC files (scripts/make_fixtures.sh); v2 keeps FLAC for v1's dev and test files only and
-// stores the train clips as Ogg Opus at 32 kbit/s (voxsex-data/README.md).
+// v1's FLAC files (scripts/data/make_fixtures.sh); v2 keeps FLAC for v1's dev and test files only
+// and stores the train clips as Ogg Opus at 32 kbit/s (voxsex-data/README.md).
 // - FLAC source: the waveforms, compared at the fixture's own rate (fixture read with target 0,
 //   source resampled to it by soxr), over the first 2 s: lossless correlation > 0.999, u-law /
 //   Vorbis / MP3 > 0.99. MP3 is aligned first: sox writes no gapless tag, so the decoder output

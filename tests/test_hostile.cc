@@ -1,6 +1,6 @@
-// Hostile input: the generated hostile corpus (scripts/make_hostile_corpus.py) through predict,
-// file by file; --errors and --fail-fast; exit statuses; a closed stdout; broken models; bad
-// targets files for train and eval.
+// Hostile input: the generated hostile corpus (scripts/data/make_hostile_corpus.py) through
+// predict, file by file; --errors and --fail-fast; exit statuses; a closed stdout; broken models;
+// bad targets files for train and eval.
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -25,7 +25,7 @@ namespace {
 
 const fs::path kData = VOXSEX_TEST_DATA;
 
-// One row of the corpus' expected.tsv (see scripts/make_hostile_corpus.py).
+// One row of the corpus' expected.tsv (see scripts/data/make_hostile_corpus.py).
 struct Expected {
   std::string name;
   std::string outcome;  // ok, fail, fail_unless_root, ignored
@@ -64,7 +64,7 @@ class HostileCorpus : public ::testing::Test {
     root_ = fs::path(VOXSEX_BUILD_DIR) / "work" / ("hostile_corpus_" + std::to_string(::getpid()));
     const std::string cmd = "/usr/bin/python3 " +
                             Quote(std::string(VOXSEX_SOURCE_DIR) +
-                                  "/scripts/make_hostile_corpus.py") +
+                                  "/scripts/data/make_hostile_corpus.py") +
                             " " + Quote(root_.string()) + " 2>" + Quote(Log().string());
     generated_ = std::system(cmd.c_str()) == 0;
     if (!generated_) return;
@@ -73,7 +73,7 @@ class HostileCorpus : public ::testing::Test {
     }
   }
   void SetUp() override {
-    ASSERT_TRUE(generated_) << "scripts/make_hostile_corpus.py failed (needs numpy and sox, "
+    ASSERT_TRUE(generated_) << "scripts/data/make_hostile_corpus.py failed (needs numpy and sox, "
                                "installed by scripts/setup.sh): "
                             << ReadFile(Log());
     ASSERT_GE(expected_.size(), 60u);

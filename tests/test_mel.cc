@@ -1,5 +1,5 @@
 // Tests of the log-mel front end (src/mel.cc): golden data from torchaudio written by
-// scripts/make_golden.py into tests/data/mel/, plus property tests.
+// scripts/data/make_golden.py into tests/data/mel/, plus property tests.
 #include "voxsex/mel.h"
 
 #include <gtest/gtest.h>

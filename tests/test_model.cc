@@ -336,7 +336,8 @@ TEST(TrainCli, GenderAgeHeadTrainsFourClassesAndAnswersGender) {
   const std::string data = VOXSEX_TEST_DATA;
   const std::string init = (dir / "untrained_ga.pt").string();
   const std::string export_cmd = "/usr/bin/python3 " +
-                                 voxsex::test::Quote(std::string(VOXSEX_SOURCE_DIR) + "/scripts/export_model.py") +
+                                 voxsex::test::Quote(std::string(VOXSEX_SOURCE_DIR) +
+                                                     "/scripts/model/export_model.py") +
                                  " " + voxsex::test::Quote(init) + " --head gender_age > /dev/null 2>&1";
   if (std::system(export_cmd.c_str()) != 0) {
     GTEST_SKIP() << "/usr/bin/python3 with torch (python3-torch) is needed to export the head: " << export_cmd;

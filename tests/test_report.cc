@@ -1,5 +1,5 @@
 // Tests of `voxsex eval --report` (report.json, report.md, pictures drawn by
-// scripts/plot_report.py) and of CalibrationBins (include/voxsex/metrics.h).
+// scripts/eval/plot_report.py) and of CalibrationBins (include/voxsex/metrics.h).
 #include <gtest/gtest.h>
 #include <unistd.h>
 

@@ -71,11 +71,11 @@ std::string EvaluationJson(const EvalOptions& opts, const Evaluation& evaluation
 // Writes the reports asked for in `opts`, each file atomically (WriteFileAtomic):
 // - opts.json_path: EvaluationJson.
 // - opts.report_dir (created if missing): report.json (EvaluationJson); the pictures drawn by
-//   scripts/plot_report.py run with /usr/bin/python3 (or $VOXSEX_PYTHON): confusion.png,
+//   scripts/eval/plot_report.py run with /usr/bin/python3 (or $VOXSEX_PYTHON): confusion.png,
 //   accuracy_by_group.png (with `by`), reliability.png (with scores), learning_curves.png (with
 //   training_log_path); then report.md (Markdown tables, id lists capped at 20, links to the
 //   pictures made). The script is looked for in $VOXSEX_SCRIPTS_DIR when set (only there), else
-//   <exe dir>/../share/voxsex/scripts, <exe dir>/../scripts, <exe dir>/../../scripts. Pictures
+//   <exe dir>/../share/voxsex/scripts, <exe dir>/../scripts/eval, <exe dir>/../../scripts/eval. Pictures
 //   of an earlier report in the directory are removed first. When python3, matplotlib or the
 //   script is missing, or the script fails, a warning (spdlog) names the cause, report.md says
 //   so and links no picture: not an error.

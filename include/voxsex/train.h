@@ -80,7 +80,7 @@ struct TrainOptions {
   // Off by default: dropping frames cost accuracy on dev (models/README.md).
   VadOptions vad = DefaultTrainingVad();
   // Untrained or pretrained TorchScript model with a model card. One with a gender x age head
-  // (scripts/export_model.py --head gender_age) is trained on gender x age group, which needs
+  // (scripts/model/export_model.py --head gender_age) is trained on gender x age group, which needs
   // data.groups_path with an `age_group` column ("child" or "adult") for every training file.
   std::string init_model_path;
   std::string out_path;          // where the trained model is written (atomically)

@@ -164,10 +164,10 @@ CLI::App* setup_eval(CLI::App& app, EvalOptions& opts) {
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
   sub->footer(
-      "Pictures (--report): drawn by scripts/plot_report.py with /usr/bin/python3 (override with\n"
+      "Pictures (--report): drawn by scripts/eval/plot_report.py with /usr/bin/python3 (override with\n"
       "$VOXSEX_PYTHON) and matplotlib (Debian: python3-matplotlib). The script is looked for in\n"
-      "$VOXSEX_SCRIPTS_DIR if set, else <exe dir>/../share/voxsex/scripts, <exe dir>/../scripts,\n"
-      "<exe dir>/../../scripts. If python3, matplotlib or the script is missing, eval warns,\n"
+      "$VOXSEX_SCRIPTS_DIR if set, else <exe dir>/../share/voxsex/scripts, <exe dir>/../scripts/eval,\n"
+      "<exe dir>/../../scripts/eval. If python3, matplotlib or the script is missing, eval warns,\n"
       "writes report.json and report.md without pictures, and still exits 0.\n"
       "\n"
       "Example:\n"

@@ -38,7 +38,7 @@ CLI::App* setup_train(CLI::App& app, TrainOptions& o) {
   cmd->add_option("--out", o.out_path, "Output TorchScript model")->required();
   cmd->add_option("--init", o.init_model_path,
                   "Initial TorchScript model with voxsex metadata (default: models/voxsex-untrained.pt). "
-                  "One with a gender x age head (scripts/export_model.py --head gender_age) is "
+                  "One with a gender x age head (scripts/model/export_model.py --head gender_age) is "
                   "trained on gender x age group and needs --groups with an age_group column");
   cmd->add_option("--epochs", o.optimiser.epochs, "Epochs")->capture_default_str();
   cmd->add_option("--batch-size", o.optimiser.batch_size, "Batch size")->capture_default_str();

@@ -4,7 +4,7 @@
 # alternating (voxsex, reference, voxsex, reference, ...), whole process from start to exit.
 # Also voxsex with 1 vs 2 threads, and start-up (predict on a directory with one 4 s file).
 #
-# Usage: scripts/bench.sh [-n RUNS] [--build DIR] [--data DIR] [--skip-hour]
+# Usage: scripts/bench/bench.sh [-n RUNS] [--build DIR] [--data DIR] [--skip-hour]
 #   -n RUNS      runs of each program per measurement (default 3); medians are reported
 #   --build DIR  build directory holding voxsex (default build); generated files and outputs go
 #                to DIR/bench
@@ -16,7 +16,7 @@
 # run's answers must be identical to the first voxsex run's, else the script says so and exits 1.
 # Per-run lines go to stderr; the summary, a Markdown table, to stdout.
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 
 runs=3
 build=build

@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
-# Scores a model on every condition of the robustness suite made by scripts/make_robustness.py.
-# Usage: scripts/robustness_eval.sh SUITE_DIR [MODEL] [META]   (defaults: the bundled model,
+# Scores a model on every condition of the robustness suite made by scripts/data/make_robustness.py.
+# Usage: scripts/eval/robustness_eval.sh SUITE_DIR [MODEL] [META]   (defaults: the bundled model,
 #        ../shared/voxsex-data/meta.tsv; the binary is $VOXSEX_BIN, default build/voxsex).
 #        Prints a Markdown table: accuracy overall, on adults,
 #        and balanced accuracy on children, per condition; JSON reports go to SUITE_DIR/<cond>.eval.json.
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 suite=$1
 model=${2:-models/voxsex.pt}
 meta=${3:-../shared/voxsex-data/meta.tsv}

@@ -2,11 +2,11 @@
 # Builds the .deb with cpack, unpacks it with `dpkg -x` into a scratch root, checks its files and
 # runs the unpacked binary: predict on tests/data (6 answers, exit 0) and --version (the packaged
 # model, found beside the binary without --model).
-# Usage: scripts/package_test.sh BUILD_DIR   (a configured and built tree; ctest test package_deb)
+# Usage: scripts/ci/package_test.sh BUILD_DIR  (a configured and built tree; ctest test package_deb)
 # Exit status: 0 pass, 1 fail, 77 skipped (cpack or dpkg missing).
 set -euo pipefail
 
-source_dir=$(cd "$(dirname "$0")/.." && pwd)
+source_dir=$(cd "$(dirname "$0")/../.." && pwd)
 build_dir=$(cd "${1:?usage: $0 BUILD_DIR}" && pwd)
 
 fail() { echo "package_test: FAIL: $*" >&2; exit 1; }

@@ -2,15 +2,16 @@
 # Trains the shipped model, models/voxsex.pt, with `voxsex train` on voxsex-data/train, each member
 # keeping the epoch with the best balanced accuracy on voxsex-data/dev; then scores it on the
 # held-out test split.
-# Usage: scripts/train_default.sh [DATA_DIR] [BUILD_DIR]   (defaults: ../shared/voxsex-data, build)
+# Usage: scripts/model/train_default.sh [DATA_DIR] [BUILD_DIR]
+#   (defaults: ../shared/voxsex-data, build)
 # Environment: OUT, where the model is written (default models/voxsex.pt).
-# Three members (seeds 1, 2, 3) with a gender x age head (scripts/export_model.py --head
+# Three members (seeds 1, 2, 3) with a gender x age head (scripts/model/export_model.py --head
 # gender_age; the age groups come from meta.tsv), without waveform augmentation and with the speech
 # detector measuring only (--vad 0), combined by scripts/make_ensemble.py (logits averaged) and
 # calibrated on dev: see models/README.md for the choices. Each member trains on one thread, which
 # makes it deterministic; the three run side by side (about 17 minutes in all on a 2-core machine).
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 data=${1:-../shared/voxsex-data}
 build=${2:-build}
 out=${OUT:-models/voxsex.pt}
@@ -18,7 +19,8 @@ work=$build/train_default
 mkdir -p "$work"
 
 # The untrained architecture with the gender x age head; export_model.py is deterministic (seed 0).
-/usr/bin/python3 scripts/export_model.py "$work/untrained_gender_age.pt" --head gender_age --seed 0
+/usr/bin/python3 scripts/model/export_model.py "$work/untrained_gender_age.pt" \
+  --head gender_age --seed 0
 
 pids=()
 for seed in 1 2 3; do

@@ -4,8 +4,8 @@
 Run with Debian's /usr/bin/python3 (python3-torch, python3-torchaudio; the `sox` command for MP3).
 Deterministic: every random draw comes from a generator seeded by the condition and file id.
 
-    /usr/bin/python3 scripts/make_robustness.py --out build/robustness [--split test] [--every 1]
-        [--v1-only]
+    /usr/bin/python3 scripts/data/make_robustness.py --out build/robustness [--split test]
+        [--every 1] [--v1-only]
 
 Reads each file of the split as voxsex-data stores it (v1 dev and test files are FLAC, the rest Ogg
 Opus). --v1-only keeps the files of corpus v1 (meta.tsv `v1` = yes), drawing babble from them too:

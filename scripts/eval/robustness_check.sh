@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
-# The robustness check CI runs: builds the robustness suite (scripts/make_robustness.py) from a
-# subset of the held-out test split (its corpus v1 files, meta.tsv v1 = yes, where the floors were
-# set; every 8th of them by id: 74 files, 17 conditions), scores a model
-# on it with scripts/robustness_eval.sh, and fails when a condition's accuracy on adults is below
+# The robustness check CI runs: builds the robustness suite (scripts/data/make_robustness.py) from
+# a subset of the held-out test split (its corpus v1 files, meta.tsv v1 = yes, where the floors
+# were set; every 8th of them by id: 74 files, 17 conditions), scores a model on it with
+# scripts/eval/robustness_eval.sh, and fails when a condition's accuracy on adults is below
 # its floor in tests/robustness_floors.tsv. The floors guard against regressions of the shipped
 # model; the issue's targets and the full-split numbers are in models/README.md.
-# Usage: scripts/robustness_check.sh [BUILD_DIR] [MODEL]   (defaults: build, models/voxsex.pt)
+# Usage: scripts/eval/robustness_check.sh [BUILD_DIR] [MODEL]   (defaults: build, models/voxsex.pt)
 # Exit status: 0 every floor met, 1 some condition below its floor, 77 (skipped) without the corpus.
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 build=${1:-build}
 model=${2:-models/voxsex.pt}
 data=../shared/voxsex-data
@@ -18,12 +18,12 @@ if [ ! -f "$data/meta.tsv" ] || [ ! -d "$data/test" ]; then
 fi
 suite=$build/robustness_ci
 # The suite is deterministic: rebuilt only when the generator changed since it was made.
-if [ ! -f "$suite/.done" ] || [ scripts/make_robustness.py -nt "$suite/.done" ]; then
+if [ ! -f "$suite/.done" ] || [ scripts/data/make_robustness.py -nt "$suite/.done" ]; then
   rm -rf "$suite"
-  /usr/bin/python3 scripts/make_robustness.py --split test --v1-only --every 8 --out "$suite"
+  /usr/bin/python3 scripts/data/make_robustness.py --split test --v1-only --every 8 --out "$suite"
   touch "$suite/.done"
 fi
-VOXSEX_BIN=$build/voxsex scripts/robustness_eval.sh "$suite" "$model" "$data/meta.tsv" |
+VOXSEX_BIN=$build/voxsex scripts/eval/robustness_eval.sh "$suite" "$model" "$data/meta.tsv" |
   tee "$build/robustness_ci.md"
 /usr/bin/python3 - "$suite" tests/robustness_floors.tsv <<'PY'
 import json, pathlib, sys

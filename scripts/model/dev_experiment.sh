@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # Trains one variant on voxsex-data/train (selecting on dev) and reports it on dev only, for
 # comparing training choices without touching the held-out test split.
-# Usage: scripts/dev_experiment.sh NAME INIT_MODEL [voxsex train flags...]
+# Usage: scripts/model/dev_experiment.sh NAME INIT_MODEL [voxsex train flags...]
 # Writes OUT_DIR/NAME.pt and NAME.log (OUT_DIR: $OUT_DIR or build/experiments); prints the best
 # epoch, the mean validation balanced accuracy of the last 10 epochs (less noisy than the best
 # epoch on a 34-speaker dev set) and the dev table by age group and source.
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 name=$1 init=$2
 shift 2
 data=${DATA_DIR:-../shared/voxsex-data}

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the small end-to-end fixtures in tests/data/ from the voxsex-data corpus.
 #
-# Usage: scripts/make_fixtures.sh [CORPUS_DIR]
+# Usage: scripts/data/make_fixtures.sh [CORPUS_DIR]
 #   CORPUS_DIR defaults to ../shared/voxsex-data relative to the repository root.
 #
 # Writes (overwrites) tests/data/clip_*.{aiff,flac,wav,mp3,ogg}, tests/data/expected_answers.tsv
@@ -16,7 +16,7 @@
 # Clips longer than 4 s are cut to their first 4 s (sox trim 0 4).
 set -euo pipefail
 
-repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 corpus="${1:-${repo_root}/../shared/voxsex-data}"
 out_dir="${repo_root}/tests/data"
 max_duration_s=4

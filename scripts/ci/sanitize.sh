@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Sanitizer builds for CI. Usage: scripts/sanitize.sh [asan|tsan|all]   (default all)
+# Sanitizer builds for CI. Usage: scripts/ci/sanitize.sh [asan|tsan|all]   (default all)
 #
 #   asan  AddressSanitizer + LeakSanitizer + UndefinedBehaviorSanitizer (fatal: the top-level
 #         CMakeLists.txt adds -fno-sanitize-recover=undefined) Debug build of every target in
@@ -25,7 +25,7 @@
 #
 # Exit status: 0 clean; 1 a sanitizer report, a failed test or different answers; 2 usage.
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 
 mode=${1:-all}
 case "$mode" in

@@ -4,7 +4,7 @@
 Run with Debian's /usr/bin/python3 (python3-torch). The exported file is what `voxsex train --init`
 loads; training itself happens in C++ (src/train.cc). Usage:
 
-    /usr/bin/python3 scripts/export_model.py models/voxsex-untrained.pt [--seed 0]
+    /usr/bin/python3 scripts/model/export_model.py models/voxsex-untrained.pt [--seed 0]
 
 The architecture is a small x-vector-style time-delay network (1-D convolutions over time with the
 mel bands as channels, https://www.danielpovey.com/files/2018_icassp_xvectors.pdf) with masked

@@ -2,7 +2,7 @@
 """Generates the hostile corpus: a directory of broken, odd and degenerate audio files mixed with
 good ones, and expected.tsv saying what `voxsex predict` must do with each.
 
-Usage: /usr/bin/python3 scripts/make_hostile_corpus.py OUT_DIR
+Usage: /usr/bin/python3 scripts/data/make_hostile_corpus.py OUT_DIR
   OUT_DIR is emptied and refilled: OUT_DIR/audio/ holds the corpus, OUT_DIR/expected.tsv the
   expectations. Deterministic (fixed seeds). Needs numpy and sox (scripts/setup.sh installs both).
 
@@ -29,7 +29,7 @@ import wave
 
 import numpy as np
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 CLIP = os.path.join(REPO, "tests", "data", "clip_3_wav16_16k_mono.wav")
 CLIP_GENDER = "0"
 FIXTURES = os.path.join(REPO, "tests", "data")

@@ -2,9 +2,10 @@
 # Makes the report shown in README.md: the bundled model on the held-out test split, with
 # `voxsex eval --report` (tables, confusion matrix, accuracy by group, reliability diagram,
 # learning curves from the per-epoch history stored in the model's metadata).
-# Usage: scripts/make_readme_report.sh [DATA_DIR] [OUT_DIR]  (defaults: ../shared/voxsex-data, docs/report)
+# Usage: scripts/eval/make_readme_report.sh [DATA_DIR] [OUT_DIR]
+#   (defaults: ../shared/voxsex-data, docs/report)
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 data=${1:-../shared/voxsex-data}
 out=${2:-docs/report}
 work=build/readme_report
