@@ -122,9 +122,9 @@ struct Classifier::Impl {
   }
 };
 
-Classifier::Classifier(GenderModel model, const ClassifierOptions& opts)
-    : impl_(new Impl{std::move(model), opts}) {
+Classifier::Classifier(GenderModel model, const ClassifierOptions& opts) {
   opts.Validate();
+  impl_.reset(new Impl{std::move(model), opts, 0, 0, {}});
   const MelOptions& mel = impl_->model.mel_options();
   impl_->window_frames = opts.model.window_frames(mel);
   impl_->block_samples = static_cast<std::size_t>(impl_->window_frames - 1) * mel.hop_length;
@@ -205,7 +205,8 @@ long Classifier::ClassifyFiles(std::vector<FileResult>& files, const ClassifyHoo
     f.error = NamingTheFile(f.path, what);
     f.gender = -1;
   };
-  const auto report = [&](const FileResult& f) {
+  const auto report = [&](FileResult& f) {
+    f.error = NamingTheFile(f.path, f.error);  // e.g. a duplicate id, failed by the caller
     if (hooks.on_failure) hooks.on_failure(f);
     if (opts.fail_fast) stopped = true;
   };

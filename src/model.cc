@@ -13,6 +13,7 @@
 #include <ATen/Parallel.h>
 #include <torch/cuda.h>
 
+#include "install_paths.h"
 #include "model_internal.h"
 #include "voxsex/error.h"
 #include "voxsex/vad.h"
@@ -275,27 +276,12 @@ std::vector<Prediction> GenderModel::Predict(const std::vector<const LogMel*>& i
 }
 
 std::string FindBundledModel(const std::string& file_name) {
-  namespace fs = std::filesystem;
-  std::error_code ec;
-  std::vector<fs::path> dirs;
-  const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
-  if (!ec) {
-    const fs::path dir = exe.parent_path();
-    dirs.push_back(dir / ".." / "share" / "voxsex" / "models");
-    dirs.push_back(dir / "models");
-    dirs.push_back(dir / ".." / "models");
-  }
-#ifdef VOXSEX_INSTALL_DATADIR
-  dirs.push_back(fs::path(VOXSEX_INSTALL_DATADIR) / "models");
-#endif
-#ifdef VOXSEX_SOURCE_MODELS_DIR
-  dirs.push_back(VOXSEX_SOURCE_MODELS_DIR);
-#endif
-  for (const auto& d : dirs) {
-    const fs::path c = d / file_name;
-    if (fs::is_regular_file(c, ec)) return fs::weakly_canonical(c, ec).string();
-  }
-  return "";
+  return FindInstalledFile(file_name, {{InstallBase::kExecutableDir, "../share/voxsex/models"},
+                                       {InstallBase::kExecutableDir, "models"},
+                                       {InstallBase::kExecutableDir, "../models"},
+                                       {InstallBase::kInstallDataDir, "models"},
+                                       {InstallBase::kSourceDir, "models"}})
+      .path;
 }
 
 std::string DefaultModelPath() {

@@ -461,3 +461,34 @@ TEST(Model, StoredVadMeasuresSpeechAndDropsFramesOnlyWhenAsked) {
   // Dropping: fewer frames, other logits.
   EXPECT_NE(p2.logit_female - p2.logit_male, p0.logit_female - p0.logit_male);
 }
+
+// The model card reads what it writes, and reads format 1 (before the card): its
+// ensemble_sources become the card's ensemble.
+TEST(ModelCard, RoundTripsAndReadsFormatOne) {
+  const voxsex::ModelCard card = voxsex::GenderModel::Load(voxsex::test::BundledModel()).card();
+  ASSERT_EQ(card.format_version, voxsex::kModelFormatVersion);
+  ASSERT_EQ(card.ensemble.size(), 3u);
+  const voxsex::ModelCard again = voxsex::ModelCard::FromJson(card.ToJson());
+  EXPECT_EQ(again.ToJson(), card.ToJson());
+  EXPECT_EQ(again.front_end, card.front_end);
+  ASSERT_TRUE(again.vad && again.calibration && again.head);
+  EXPECT_EQ(again.temperature(), card.temperature());
+  EXPECT_EQ(again.head->fine_labels.size(), 4u);
+
+  auto v1 = nlohmann::json::parse(card.ToJson());
+  v1["format_version"] = 1;
+  v1["ensemble_sources"] = nlohmann::json::array();
+  for (const auto& s : v1["ensemble"]) {
+    v1["ensemble_sources"].push_back(
+        {{"model", s["model"]}, {"members", s["networks"]}, {"architecture", s["architecture"]}});
+  }
+  v1.erase("ensemble");
+  const voxsex::ModelCard old = voxsex::ModelCard::FromJson(v1.dump());
+  EXPECT_EQ(old.format_version, 1);
+  ASSERT_EQ(old.ensemble.size(), 3u);
+  EXPECT_EQ(old.ensemble[2].model, card.ensemble[2].model);
+  EXPECT_EQ(old.ensemble[2].networks, 1);
+  // Written again, it is format 2.
+  EXPECT_EQ(nlohmann::json::parse(old.ToJson())["format_version"].get<int>(), 2);
+  EXPECT_FALSE(nlohmann::json::parse(old.ToJson()).contains("ensemble_sources"));
+}

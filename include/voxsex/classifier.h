@@ -127,7 +127,9 @@ class Classifier {
   FileResult Classify(const std::string& path) const;
 
   // Classifies every file of `files` whose error is empty on entry (path and id set by the
-  // caller, e.g. ListAudioFiles), filling gender, prediction, duration_s and flags, or error.
+  // caller, e.g. ListAudioFiles), filling gender, prediction, duration_s and flags, or error. Every
+  // failure, those set on entry included, is reported once (hooks.on_failure) with an error that
+  // names the file.
   // Files are read and run through the front end on ModelOptions::num_threads threads, in chunks
   // of files_per_chunk, then classified in batches; a long file's blocks are classified as they
   // come. When the model fails on a batch, its files are retried one by one, so only the files it

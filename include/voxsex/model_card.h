@@ -4,7 +4,7 @@
 // A voxsex model is a TorchScript file (torch.jit.save) with
 // - forward(log_mel [batch, 1, num_mels, num_frames] float32, lengths [batch] int64, the true frame
 //   count of each item; frames past it are padding) -> logits [batch, 2], index 0 male, 1 female;
-// - for a trainable architecture (scripts/export_model.py; `voxsex train --init`), the buffers
+// - for a trainable architecture (scripts/model/export_model.py; `voxsex train --init`), the buffers
 //   band_mean and band_std [num_mels], the per-band normalisation that training sets; with a
 //   gender x age head also fine_logits(log_mel, lengths) -> [batch, 4] (ModelHead::fine_labels
 //   order) and the attribute age_classes = True, forward being logsumexp over the age groups;
@@ -44,8 +44,8 @@
 //                                                   loss, train_accuracy, val_accuracy,
 //                                                   val_balanced_accuracy, seconds}], validation;
 //                                                   for an ensemble, source: the model it came from)
-//   metrics         object   train                  {validation: MetricsToJson (include/voxsex/
-//                                                   metrics.h)}
+//   metrics         object   train                  {validation: MetricsJson (src/
+//                                                   metrics_json.h)}
 //
 // Keys not listed are dropped when a card is read and written again.
 #pragma once

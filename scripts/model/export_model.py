@@ -175,7 +175,7 @@ FINE_LABELS = ["male adult", "female adult", "male child", "female child"]
 
 def metadata(model: nn.Module, arch: str, head: str) -> dict:
     meta = {
-        "format_version": 1,
+        "format_version": 2,  # the model card, include/voxsex/model_card.h
         "architecture": arch,
         "parameters": sum(p.numel() for p in model.parameters()),
         "labels": ["male", "female"],

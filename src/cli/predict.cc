@@ -40,7 +40,7 @@ constexpr const char* kUsage =
     "for stdout)";
 
 // Writes `content` to stdout when `path` is "-", else atomically to `path`.
-// Throws FormatError on failure.
+// Throws IoError on failure.
 void WriteOutput(const std::string& path, const std::string& content) {
   if (path != "-") {
     WriteFileAtomic(path, content);
@@ -48,7 +48,7 @@ void WriteOutput(const std::string& path, const std::string& content) {
   }
   if (std::fwrite(content.data(), 1, content.size(), stdout) != content.size() ||
       std::fflush(stdout) != 0) {
-    throw FormatError(std::string("cannot write to stdout: ") + std::strerror(errno));
+    throw IoError(std::string("cannot write to stdout: ") + std::strerror(errno));
   }
 }
 

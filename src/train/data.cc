@@ -23,7 +23,7 @@ std::map<std::string, std::vector<std::string>> IndexAudioDir(const std::string&
   std::map<std::string, std::vector<std::string>> index;
   std::error_code ec;
   const auto fail = [&dir](const std::error_code& e) {
-    throw FormatError("cannot list audio directory '" + dir + "': " + e.message());
+    throw IoError("cannot list audio directory '" + dir + "': " + e.message());
   };
   fs::directory_iterator it(dir, ec);
   if (ec) fail(ec);

@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <sstream>
 
+#include "metrics_json.h"
 #include "model_internal.h"
 #include "train/batches.h"
 #include "train/calibration.h"
@@ -37,15 +38,6 @@ std::string UtcNow() {
   char buf[32];
   std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&t));
   return buf;
-}
-
-json MetricsJson(const BinaryMetrics& m) {
-  return {{"files", m.num_files},
-          {"accuracy", m.accuracy},
-          {"accuracy_ci95", {m.accuracy_lo, m.accuracy_hi}},
-          {"balanced_accuracy", m.balanced_accuracy},
-          {"recall_male", m.recall[0]},
-          {"recall_female", m.recall[1]}};
 }
 
 json AugmentJson(const AugmentOptions& a) {
