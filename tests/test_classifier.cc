@@ -80,22 +80,6 @@ fs::path LongFiles(const std::string& name) {
   return dir;
 }
 
-// id -> p_female from a scores.tsv.
-std::map<std::string, double> ReadScores(const fs::path& path) {
-  std::map<std::string, double> p;
-  std::istringstream in(voxsex::test::ReadFile(path));
-  std::string line;
-  std::getline(in, line);  // header
-  while (std::getline(in, line)) {
-    std::istringstream row(line);
-    std::string id, value;
-    std::getline(row, id, '\t');
-    std::getline(row, value, '\t');
-    p[id] = std::stod(value);
-  }
-  return p;
-}
-
 }  // namespace
 
 // predict's p_female (scores.tsv), the Classifier's, training validation's and the logits that
@@ -110,7 +94,7 @@ TEST(Classifier, PredictCalibrateAndValidationScoreLongFilesAlike) {
                          " --threads 2",
                      dir / "run");
   ASSERT_EQ(r.status, 0) << r.err;
-  const auto predicted = ReadScores(dir / "s.tsv");
+  const auto predicted = voxsex::test::ReadPFemale(dir / "s.tsv");
   ASSERT_EQ(predicted.size(), 4u);
 
   // The Classifier, one file at a time.

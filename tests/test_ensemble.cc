@@ -22,19 +22,6 @@ namespace {
 
 const fs::path kData = VOXSEX_TEST_DATA;
 
-// id -> p_female of a scores.tsv.
-std::map<std::string, double> PFemale(const fs::path& scores) {
-  std::map<std::string, double> p;
-  std::istringstream in(ReadFile(scores));
-  std::string line;
-  std::getline(in, line);
-  while (std::getline(in, line)) {
-    const auto tab = line.find('\t');
-    p[line.substr(0, tab)] = std::stod(line.substr(tab + 1, line.find('\t', tab + 1) - tab - 1));
-  }
-  return p;
-}
-
 // Writes `model` again with its card changed by `edit`.
 template <typename Edit>
 std::string Rewrite(const std::string& model, const fs::path& out, Edit edit) {
@@ -91,7 +78,8 @@ TEST(Ensemble, BundledModelWithItselfAnswersAsTheBundledModel) {
                 dir);
   ASSERT_EQ(r.status, 0) << r.err;
   EXPECT_EQ(ReadFile(dir / "one.tsv"), ReadFile(dir / "two.tsv"));
-  const auto one = PFemale(dir / "one_s.tsv"), two = PFemale(dir / "two_s.tsv");
+  const auto one = voxsex::test::ReadPFemale(dir / "one_s.tsv");
+  const auto two = voxsex::test::ReadPFemale(dir / "two_s.tsv");
   ASSERT_EQ(one.size(), 6u);
   for (const auto& [id, p] : one) EXPECT_NEAR(two.at(id), p, 2e-4) << id;
 }

@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <optional>
 #include <sstream>
 #include <string>
@@ -93,6 +94,22 @@ class ScopedEnv {
   std::string name_;
   std::optional<std::string> old_;
 };
+
+// id -> p_female of a scores.tsv (predict --scores: a header, then id<TAB>p_female<TAB>...).
+inline std::map<std::string, double> ReadPFemale(const std::filesystem::path& scores) {
+  std::map<std::string, double> p;
+  std::istringstream in(ReadFile(scores));
+  std::string line;
+  std::getline(in, line);  // header
+  while (std::getline(in, line)) {
+    std::istringstream row(line);
+    std::string id, value;
+    std::getline(row, id, '\t');
+    std::getline(row, value, '\t');
+    p[id] = std::stod(value);
+  }
+  return p;
+}
 
 // The bundled model in the source tree.
 inline std::string BundledModel() { return std::string(VOXSEX_SOURCE_DIR) + "/models/voxsex.pt"; }
