@@ -17,8 +17,9 @@ packages=(
   libbenchmark-dev time python3-soundfile
   # the libFuzzer target (scripts/ci/fuzz.sh)
   clang-14 libfuzzer-14-dev
-  # only for the scripts that export the architecture and regenerate test data
-  python3-torch python3-torchaudio sox libsox-fmt-all
+  # only for the scripts that export the architecture and regenerate test data (opusenc: the
+  # robustness suite's Opus condition)
+  python3-torch python3-torchaudio sox libsox-fmt-all opus-tools
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """Builds the robustness suite: degraded copies of a voxsex-data split, one folder per condition.
 
-Run with Debian's /usr/bin/python3 (python3-torch, python3-torchaudio; the `sox` command for MP3).
+Run with Debian's /usr/bin/python3 (python3-torch, python3-torchaudio; the `sox` command for MP3
+and the pitch shift, `opusenc` from opus-tools for Opus).
 Deterministic: every random draw comes from a generator seeded by the condition and file id.
 
     /usr/bin/python3 scripts/data/make_robustness.py --out build/robustness [--split test]
@@ -11,7 +12,7 @@ Reads each file of the split as voxsex-data stores it (v1 dev and test files are
 Opus). --v1-only keeps the files of corpus v1 (meta.tsv `v1` = yes), drawing babble from them too:
 the suite it builds is the one built from v1's split, file for file.
 
-Writes OUT/<condition>/<id>.wav (16-bit PCM; .mp3 for the codec condition) and
+Writes OUT/<condition>/<id>.wav (16-bit PCM; .mp3 and .opus for the codec conditions) and
 OUT/<condition>/targets.tsv for every condition:
 
   clean                 the 16 kHz original
@@ -19,8 +20,14 @@ OUT/<condition>/targets.tsv for every condition:
   pink_{20,10,5}db      pink (1/f) noise at that SNR
   babble_{20,10,5}db    the sum of four other speakers of the split (two male, two female),
                         none of them the file's own speaker, at that SNR
+  noise_{20,10,5}db     recorded environmental noise (a clip of voxsex-data's noise/, ESC-10,
+                        drawn per file, looped) at that SNR
   telephone             300-3400 Hz band-pass, 8 kHz, 8-bit u-law (and back to 16 kHz)
   mp3_32k               MP3 at 32 kbit/s (sox with libmp3lame)
+  opus_12k              Ogg Opus at 12 kbit/s (opusenc --bitrate 12)
+  pitch_up_4st          pitch raised by 4 semitones with sox's `pitch` (WSOLA time stretch and
+                        resampling: the formants move up too, so it is harder than a raised
+                        voice, whose formants stay)
   reverb                convolved with a synthetic room impulse response (exponentially decaying
                         noise, RT60 0.6 s, 5 ms direct path), level-matched to the original
   low_level             scaled to -35 dBFS RMS
@@ -114,8 +121,9 @@ def main() -> None:
     ap.add_argument("--v1-only", action="store_true",
                     help="only the files of corpus v1 (meta.tsv v1 = yes), babble included")
     args = ap.parse_args()
-    if shutil.which("sox") is None:
-        sys.exit("make_robustness.py: the sox command is needed for the MP3 condition")
+    for tool, what in (("sox", "the MP3 and pitch conditions"), ("opusenc", "the Opus condition")):
+        if shutil.which(tool) is None:
+            sys.exit(f"make_robustness.py: the {tool} command is needed for {what}")
 
     meta = {}
     lines = (args.data / "meta.tsv").read_text().splitlines()
@@ -137,8 +145,13 @@ def main() -> None:
         return x if sr == SR else AF.resample(x, sr, SR)
 
     by_gender = {g: [i for i in ids if meta[i]["gender"] == g] for g in ("0", "1")}
-    conditions = (["clean"] + [f"{k}_{s}db" for k in ("white", "pink", "babble") for s in SNRS] +
-                  ["telephone", "mp3_32k", "reverb", "low_level", "clipped", "crop_1s", "crop_0.5s"])
+    noise_clips = sorted((args.data / "noise").glob("*.opus"))
+    if not noise_clips:
+        sys.exit(f"make_robustness.py: no noise clips in {args.data / 'noise'}")
+    conditions = (["clean"] +
+                  [f"{k}_{s}db" for k in ("white", "pink", "babble", "noise") for s in SNRS] +
+                  ["telephone", "mp3_32k", "opus_12k", "pitch_up_4st", "reverb", "low_level",
+                   "clipped", "crop_1s", "crop_0.5s"])
     for c in conditions:
         (args.out / c).mkdir(parents=True, exist_ok=True)
         (args.out / c / "targets.tsv").write_text("".join(f"{i}\t{meta[i]['gender']}\n" for i in chosen))
@@ -160,6 +173,11 @@ def main() -> None:
         babble = sum(loop_to(v, x.numel()) / math.sqrt(power(v)) for v in voices)
         for s in SNRS:
             out[f"babble_{s}db"] = mix_at_snr(x, babble, s)
+        g = seeded("noise", i)
+        clip, sr = torchaudio.load(str(noise_clips[int(torch.randint(len(noise_clips), (1,), generator=g))]))
+        clip = AF.resample(clip.mean(0), sr, SR) if sr != SR else clip.mean(0)
+        for s in SNRS:
+            out[f"noise_{s}db"] = mix_at_snr(x, loop_to(clip, x.numel()), s)
         out["telephone"] = telephone(x)
         out["reverb"] = reverb(x, seeded("reverb", i))
         out["low_level"] = x * math.sqrt(10 ** (-35 / 10) / power(x))
@@ -171,6 +189,10 @@ def main() -> None:
         mp3 = args.out / "mp3_32k" / f"{i}.mp3"
         subprocess.run(["sox", "-R", str(args.out / "clean" / f"{i}.wav"), "-C", "32", str(mp3)],
                        check=True)
+        subprocess.run(["opusenc", "--quiet", "--serial", "1", "--bitrate", "12", str(args.out / "clean" / f"{i}.wav"),
+                        str(args.out / "opus_12k" / f"{i}.opus")], check=True)
+        subprocess.run(["sox", "-R", str(args.out / "clean" / f"{i}.wav"),
+                        str(args.out / "pitch_up_4st" / f"{i}.wav"), "pitch", "400"], check=True)
         if (n + 1) % 50 == 0:
             print(f"{n + 1}/{len(chosen)} files", file=sys.stderr)
     print(f"wrote {len(conditions)} conditions x {len(chosen)} files to {args.out}", file=sys.stderr)
