@@ -16,6 +16,7 @@
 
 #include "fftw_util.h"
 #include "voxsex/audio.h"
+#include "voxsex/voice.h"
 #include "voxsex/error.h"
 
 namespace voxsex {
@@ -74,7 +75,8 @@ struct Biquad {
 }  // namespace
 
 void AugmentOptions::Validate() const {
-  for (const double p : {noise_prob, reverb_prob, telephone_prob, clip_prob, speed_prob}) {
+  for (const double p :
+       {noise_prob, reverb_prob, telephone_prob, clip_prob, speed_prob, pitch_prob, tilt_prob}) {
     if (!(p >= 0.0 && p <= 1.0)) throw ConfigError("augmentation probabilities must be in [0, 1]");
   }
   if (!(snr_min_db >= -20 && snr_max_db >= snr_min_db && snr_max_db <= 100)) {
@@ -91,6 +93,10 @@ void AugmentOptions::Validate() const {
   }
   if (!(speed_range >= 0 && speed_range <= 0.3)) throw ConfigError("speed_range must be in [0, 0.3]");
   if (!(gain_db >= 0 && gain_db <= 60)) throw ConfigError("gain_db must be in [0, 60]");
+  if (!(pitch_semitones >= 0 && pitch_semitones <= 12)) {
+    throw ConfigError("pitch_semitones must be in [0, 12]");
+  }
+  if (!(tilt_max >= 0 && tilt_max < 1)) throw ConfigError("tilt_max must be in [0, 1)");
 }
 
 std::string AugmentOptions::ToString() const {
@@ -100,19 +106,22 @@ std::string AugmentOptions::ToString() const {
     << "], reverb_prob=" << reverb_prob << ", rt60_s=[" << rt60_min_s << ", " << rt60_max_s
     << "], telephone_prob=" << telephone_prob << ", clip_prob=" << clip_prob << ", clip_db=["
     << clip_min_db << ", " << clip_max_db << "], speed_prob=" << speed_prob
-    << ", speed_range=" << speed_range << ", gain_db=" << gain_db << ")";
+    << ", speed_range=" << speed_range << ", pitch_prob=" << pitch_prob
+    << ", pitch_semitones=" << pitch_semitones << ", tilt_prob=" << tilt_prob
+    << ", tilt_max=" << tilt_max << ", gain_db=" << gain_db << ")";
   return s.str();
 }
 
 bool AugmentOptions::IsIdentity() const {
   return noise_prob == 0 && reverb_prob == 0 && telephone_prob == 0 && clip_prob == 0 &&
-         speed_prob == 0 && gain_db == 0;
+         speed_prob == 0 && pitch_prob == 0 && tilt_prob == 0 && gain_db == 0;
 }
 
 struct Augmenter::Impl {
   AugmentOptions opts;
   int sample_rate_hz = 0;
   std::vector<const std::vector<float>*> pool;
+  std::vector<const std::vector<float>*> noise_pool;
   // Overlap-add convolution: FFT size n_fft, blocks of n_fft / 2 samples, impulse responses of at
   // most n_fft / 2 samples.
   int n_fft = 0;
@@ -124,7 +133,8 @@ struct Augmenter::Impl {
 };
 
 Augmenter::Augmenter(const AugmentOptions& opts, int sample_rate_hz,
-                     std::vector<const std::vector<float>*> babble_pool)
+                     std::vector<const std::vector<float>*> babble_pool,
+                     std::vector<const std::vector<float>*> noise_pool)
     : impl_(std::make_unique<Impl>()) {
   opts.Validate();
   if (sample_rate_hz < 8000 || sample_rate_hz > 192000) {
@@ -135,6 +145,9 @@ Augmenter::Augmenter(const AugmentOptions& opts, int sample_rate_hz,
   m.opts = opts;
   m.sample_rate_hz = sample_rate_hz;
   m.pool = std::move(babble_pool);
+  for (const auto* clip : noise_pool) {
+    if (clip != nullptr && !clip->empty()) m.noise_pool.push_back(clip);
+  }
   // Impulse responses up to ~0.5 s: the tail of an RT60 of 1 s is then 30 dB down.
   int half = 1;
   while (half < sample_rate_hz / 2) half *= 2;
@@ -267,6 +280,20 @@ std::vector<float> Augmenter::Babble(std::size_t n, int talkers, std::mt19937_64
   return sum;
 }
 
+std::vector<float> Augmenter::RecordedNoise(std::size_t n, std::mt19937_64& rng) const {
+  const auto& pool = impl_->noise_pool;
+  if (pool.empty()) return {};
+  const std::vector<float>& clip =
+      *pool[std::uniform_int_distribution<std::size_t>(0, pool.size() - 1)(rng)];
+  std::size_t at = std::uniform_int_distribution<std::size_t>(0, clip.size() - 1)(rng);
+  std::vector<float> noise(n);
+  for (float& v : noise) {
+    v = clip[at];
+    if (++at == clip.size()) at = 0;
+  }
+  return noise;
+}
+
 std::vector<float> Augmenter::Apply(const std::vector<float>& samples, std::mt19937_64& rng) {
   const Impl& m = *impl_;
   const AugmentOptions& o = m.opts;
@@ -280,12 +307,20 @@ std::vector<float> Augmenter::Apply(const std::vector<float>& samples, std::mt19
       if (!y.empty()) x.swap(y);
     }
   }
+  if (Draw(rng, o.pitch_prob)) {
+    std::vector<float> y =
+        ShiftPitch(x, m.sample_rate_hz, Uniform(rng, -o.pitch_semitones, o.pitch_semitones));
+    if (!y.empty()) x.swap(y);
+  }
+  if (Draw(rng, o.tilt_prob)) TiltSpectrum(x, Uniform(rng, -o.tilt_max, o.tilt_max));
   if (Draw(rng, o.reverb_prob)) Reverb(x, Uniform(rng, o.rt60_min_s, o.rt60_max_s), rng);
   if (Draw(rng, o.noise_prob)) {
     const double snr_db = Uniform(rng, o.snr_min_db, o.snr_max_db);
-    const int kind = std::uniform_int_distribution<int>(0, 2)(rng);
+    const int kind = std::uniform_int_distribution<int>(0, m.noise_pool.empty() ? 2 : 3)(rng);
     std::vector<float> noise;
-    if (kind == 0) {
+    if (kind == 3) {
+      noise = RecordedNoise(x.size(), rng);
+    } else if (kind == 0) {
       std::normal_distribution<float> white(0.0f, 1.0f);
       noise.resize(x.size());
       for (float& v : noise) v = white(rng);

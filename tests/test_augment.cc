@@ -207,6 +207,67 @@ TEST(Augment, ClippingAndSpeed) {
   EXPECT_TRUE(changed);
 }
 
+// Recorded noise is a fourth kind of additive noise, drawn about a quarter of the time: with a
+// 1 kHz tone as the only clip, the added noise of ~1/4 of 80 draws is the tone.
+TEST(Augment, RecordedNoiseIsAFourthKindOfNoise) {
+  const auto speech = Speech();
+  const auto tone = Sine(1000.0, kRate / 2, 0.3);
+  AugmentOptions o;
+  o.noise_prob = 1.0;
+  o.snr_min_db = o.snr_max_db = 0.0;
+  Augmenter without(o, kRate, {&speech});
+  std::mt19937_64 rng(3);
+  EXPECT_TRUE(without.RecordedNoise(100, rng).empty());
+  Augmenter aug(o, kRate, {&speech}, {&tone});
+  const auto looped = aug.RecordedNoise(3 * tone.size(), rng);
+  ASSERT_EQ(looped.size(), 3 * tone.size());
+  EXPECT_NEAR(Power(looped), Power(tone), 0.01 * Power(tone));
+  int tones = 0;
+  for (int k = 0; k < 80; ++k) {
+    const auto y = aug.Apply(speech, rng);
+    std::vector<float> added(y.size());
+    for (std::size_t i = 0; i < y.size(); ++i) added[i] = y[i] - speech[i];
+    // Power at 1 kHz (a one-bin DFT) against the total: ~1 for the tone, ~0 for the others.
+    double re = 0, im = 0;
+    for (std::size_t i = 0; i < added.size(); ++i) {
+      re += added[i] * std::cos(2 * M_PI * 1000.0 * i / kRate);
+      im += added[i] * std::sin(2 * M_PI * 1000.0 * i / kRate);
+    }
+    const double at_1k = 2 * (re * re + im * im) / static_cast<double>(added.size()) / added.size();
+    tones += at_1k > 0.5 * Power(added);
+  }
+  EXPECT_GE(tones, 8);
+  EXPECT_LE(tones, 35);
+}
+
+// Pitch shift changes the length by its factor (at most 2^(4/12) either way) and is drawn from
+// the generator; tilt keeps the length.
+TEST(Augment, PitchAndTiltPerturbations) {
+  const auto speech = Speech();
+  AugmentOptions o;
+  o.pitch_prob = o.tilt_prob = 1.0;
+  ASSERT_FALSE(o.IsIdentity());
+  Augmenter aug(o, kRate);
+  std::mt19937_64 r1(5), r2(5);
+  bool changed = false;
+  for (int k = 0; k < 5; ++k) {
+    const auto a = aug.Apply(speech, r1), b = aug.Apply(speech, r2);
+    EXPECT_EQ(a, b);
+    const double ratio = static_cast<double>(a.size()) / speech.size();
+    EXPECT_GE(ratio, std::pow(2.0, -4.0 / 12) - 1e-3);
+    EXPECT_LE(ratio, std::pow(2.0, 4.0 / 12) + 1e-3);
+    changed = changed || a.size() != speech.size();
+    for (float v : a) ASSERT_TRUE(std::isfinite(v));
+  }
+  EXPECT_TRUE(changed);
+  AugmentOptions tilt;
+  tilt.tilt_prob = 1.0;
+  Augmenter tilter(tilt, kRate);
+  const auto t = tilter.Apply(speech, r1);
+  EXPECT_EQ(t.size(), speech.size());
+  EXPECT_NE(t, speech);
+}
+
 TEST(Augment, InvalidOptionsThrow) {
   const auto expect_invalid = [](void (*set)(AugmentOptions&)) {
     AugmentOptions o;
@@ -221,6 +282,9 @@ TEST(Augment, InvalidOptionsThrow) {
   expect_invalid([](AugmentOptions& o) { o.rt60_max_s = 10.0; });
   expect_invalid([](AugmentOptions& o) { o.speed_range = 0.5; });
   expect_invalid([](AugmentOptions& o) { o.gain_db = std::nan(""); });
+  expect_invalid([](AugmentOptions& o) { o.pitch_prob = 2.0; });
+  expect_invalid([](AugmentOptions& o) { o.pitch_semitones = 13.0; });
+  expect_invalid([](AugmentOptions& o) { o.tilt_max = 1.0; });
   EXPECT_THROW(Augmenter(AugmentOptions{}, 100), ConfigError);
   EXPECT_NO_THROW(AugmentOptions{}.Validate());
 }

@@ -7,6 +7,8 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <random>
+#include <set>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
@@ -242,4 +244,26 @@ TEST(Trainer, OneStepAndValidationInProcess) {
     EXPECT_NEAR(f.prediction.logit_male, validated[k].logit_male, 1e-4) << val.items[k].id;
     EXPECT_NEAR(f.prediction.logit_female, validated[k].logit_female, 1e-4) << val.items[k].id;
   }
+}
+
+// Speaker-balanced epochs: at most the cap of each speaker, drawn anew each epoch; without a cap,
+// every example once.
+TEST(Trainer, EpochOrderCapsFilesPerSpeaker) {
+  std::vector<voxsex::internal::Example> train(12);
+  for (std::size_t i = 0; i < train.size(); ++i) train[i].speaker = i < 10 ? "many" : "few";
+  std::mt19937_64 rng(4), same(4);
+  std::set<std::set<std::size_t>> draws;  // which files each epoch had
+  for (int epoch = 0; epoch < 5; ++epoch) {
+    const auto order = voxsex::internal::EpochOrder(train, 3, rng);
+    EXPECT_EQ(order, voxsex::internal::EpochOrder(train, 3, same));
+    ASSERT_EQ(order.size(), 5u);
+    std::map<std::string, int> per_speaker;
+    for (std::size_t i : order) ++per_speaker[train[i].speaker];
+    EXPECT_EQ(per_speaker["many"], 3);
+    EXPECT_EQ(per_speaker["few"], 2);
+    draws.insert(std::set<std::size_t>(order.begin(), order.end()));
+  }
+  EXPECT_GT(draws.size(), 1u) << "the same files every epoch";
+  const auto all = voxsex::internal::EpochOrder(train, 0, rng);
+  EXPECT_EQ(std::set<std::size_t>(all.begin(), all.end()).size(), 12u);
 }

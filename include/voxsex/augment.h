@@ -1,5 +1,7 @@
-// Training-time data augmentation on waveforms: additive noise (white, pink, babble) at a random
-// SNR, reverberation, telephone channel, clipping, gain and speed perturbation.
+// Training-time data augmentation on waveforms: additive noise (white, pink, babble, recorded
+// environmental noise) at a random SNR, reverberation, telephone channel, clipping, gain, speed
+// perturbation, and the voice perturbations of voice.h (formant-preserving pitch shift, spectral
+// tilt).
 #pragma once
 
 #include <cstdint>
@@ -14,9 +16,10 @@ namespace voxsex {
 // probability; a probability of 0 turns the effect off. Levels are in dB relative to full scale
 // (dBFS) or as signal-to-noise ratios (SNR, dB, signal and noise power over the whole crop).
 struct AugmentOptions {
-  // Additive noise: with noise_prob, one of white, pink (1/f) or babble (the sum of
-  // babble_min_talkers..babble_max_talkers other training utterances) at an SNR drawn uniformly
-  // in [snr_min_db, snr_max_db].
+  // Additive noise: with noise_prob, one of white, pink (1/f), babble (the sum of
+  // babble_min_talkers..babble_max_talkers other training utterances) or, when the Augmenter has
+  // recorded noise clips, a random clip of them, each kind equally likely, at an SNR drawn
+  // uniformly in [snr_min_db, snr_max_db].
   double noise_prob = 0.0;
   double snr_min_db = 0.0;
   double snr_max_db = 30.0;
@@ -39,6 +42,14 @@ struct AugmentOptions {
   // factor drawn uniformly in [1 - speed_range, 1 + speed_range]. Changes the length.
   double speed_prob = 0.0;
   double speed_range = 0.05;
+  // Formant-preserving pitch shift (ShiftPitch, voice.h) by semitones drawn uniformly in
+  // [-pitch_semitones, +pitch_semitones]: decouples pitch from gender. Changes the length.
+  double pitch_prob = 0.0;
+  double pitch_semitones = 4.0;
+  // Spectral tilt (TiltSpectrum, voice.h) with beta drawn uniformly in [-tilt_max, +tilt_max]:
+  // vocal effort, from soft to shouted.
+  double tilt_prob = 0.0;
+  double tilt_max = 0.7;
   // Gain drawn uniformly in [-gain_db, +gain_db], applied last (without clipping).
   double gain_db = 0.0;
 
@@ -55,16 +66,20 @@ class Augmenter {
  public:
   // `babble_pool`: utterances (mono, at sample_rate_hz) that babble is drawn from; they must
   // outlive the Augmenter. May be empty, in which case babble is replaced by pink noise.
+  // `noise_pool`: recorded noise clips (mono, at sample_rate_hz; e.g. voxsex-data's noise/), a
+  // fourth kind of additive noise when not empty; they must outlive the Augmenter.
   // Throws ConfigError for invalid options or sample rate.
   Augmenter(const AugmentOptions& opts, int sample_rate_hz,
-            std::vector<const std::vector<float>*> babble_pool = {});
+            std::vector<const std::vector<float>*> babble_pool = {},
+            std::vector<const std::vector<float>*> noise_pool = {});
   ~Augmenter();
   Augmenter(const Augmenter&) = delete;
   Augmenter& operator=(const Augmenter&) = delete;
 
   // Returns an augmented copy of `samples` (all effects drawn from `rng`: the same seed gives the
-  // same result). Effects apply in the order speed, reverberation, noise, telephone, clipping,
-  // gain. Every effect but speed keeps the length. Never throws for finite input of any length.
+  // same result). Effects apply in the order speed, pitch, tilt, reverberation, noise, telephone,
+  // clipping, gain. Every effect but speed and pitch keeps the length. Never throws for finite
+  // input of any length.
   std::vector<float> Apply(const std::vector<float>& samples, std::mt19937_64& rng);
 
   // The individual effects, for tests and tools; each keeps the length of `x` unless stated.
@@ -79,6 +94,8 @@ class Augmenter {
   void Reverb(std::vector<float>& x, double rt60_s, std::mt19937_64& rng);
   // The sum of `talkers` random crops of babble_pool utterances, each at equal power, n samples.
   std::vector<float> Babble(std::size_t n, int talkers, std::mt19937_64& rng) const;
+  // A random noise_pool clip from a random start, looped to n samples (empty without a pool).
+  std::vector<float> RecordedNoise(std::size_t n, std::mt19937_64& rng) const;
 
  private:
   struct Impl;

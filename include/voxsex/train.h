@@ -27,10 +27,17 @@ struct TrainDataOptions {
   // warned about. "" = no groups.
   std::string groups_path;
   double val_fraction = 0.1;
+  // Speaker-balanced epochs: each epoch draws at most this many files of each speaker (anew every
+  // epoch), so speakers with hundreds of files do not dominate; needs groups_path. 0 = every file.
+  int max_files_per_speaker = 0;
   // Loss weight of the training files whose `age_group` in the groups table is "child"; other
   // files weigh 1. 1 = off.
   double child_weight = 1.0;
   double max_train_file_s = 30.0;  // training clips longer than this are cut to it when loaded
+  // Recorded noise for augmentation (examples.augment.noise_prob): every audio file of this
+  // directory (e.g. voxsex-data's noise/), read at the model's rate. "" = none (white, pink and
+  // babble only).
+  std::string noise_dir;
   // Audio files that cannot be read or used (CheckAudio refuses them) are skipped with a warning;
   // with strict they make Train throw AudioError before training, after all files were tried.
   bool strict = false;

@@ -32,6 +32,10 @@ CLI::App* setup_train(CLI::App& app, TrainOptions& o) {
                   "Loss weight of the training files whose age_group in --groups is 'child' "
                   "(1 = off; needs --groups with an age_group column)")
       ->capture_default_str();
+  cmd->add_option("--max-files-per-speaker", o.data.max_files_per_speaker,
+                  "Speaker-balanced epochs: at most this many files of each speaker per epoch, "
+                  "drawn anew each epoch (0 = every file; needs --groups)")
+      ->capture_default_str();
   cmd->add_option("--val-fraction", o.data.val_fraction,
                   "With --groups and no --val-targets: fraction of speakers held out")
       ->capture_default_str();
@@ -82,6 +86,20 @@ CLI::App* setup_train(CLI::App& app, TrainOptions& o) {
                   "Augmentation: probability of speed perturbation (tempo and pitch)")
       ->capture_default_str();
   cmd->add_option("--speed-range", a.speed_range, "Speed factors drawn in 1 +- this")
+      ->capture_default_str();
+  cmd->add_option("--noise-dir", o.data.noise_dir,
+                  "Augmentation: recorded noise clips (every audio file of this directory, e.g. "
+                  "voxsex-data/noise), a fourth kind of --noise-prob noise")
+      ->check(CLI::ExistingDirectory);
+  cmd->add_option("--pitch-prob", a.pitch_prob,
+                  "Augmentation: probability of a formant-preserving pitch shift (LPC)")
+      ->capture_default_str();
+  cmd->add_option("--pitch-semitones", a.pitch_semitones, "Pitch shifts drawn in +- this")
+      ->capture_default_str();
+  cmd->add_option("--tilt-prob", a.tilt_prob,
+                  "Augmentation: probability of a spectral tilt (vocal effort)")
+      ->capture_default_str();
+  cmd->add_option("--tilt-max", a.tilt_max, "Tilt coefficients drawn in +- this (< 1)")
       ->capture_default_str();
   cmd->add_option("--vad", o.vad.drop_non_speech,
                   "Drop non-speech frames (energy VAD, stored in the model for predict): 1 or 0")

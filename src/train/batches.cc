@@ -11,13 +11,16 @@
 namespace voxsex::internal {
 
 BatchMaker::BatchMaker(const ExampleOptions& opts, const VadOptions& vad, const MelOptions& mel,
-                       const std::vector<Example>& data, torch::Tensor band_mean, int threads)
+                       const std::vector<Example>& data, torch::Tensor band_mean, int threads,
+                       const std::vector<std::vector<float>>& noise)
     : opts_(opts), vad_(vad), mel_(mel), data_(data), band_mean_(std::move(band_mean)) {
-  std::vector<const std::vector<float>*> pool;
+  std::vector<const std::vector<float>*> pool, noise_pool;
   for (const auto& ex : data) pool.push_back(&ex.samples);
+  for (const auto& clip : noise) noise_pool.push_back(&clip);
   for (int k = 0; k < std::max(1, threads); ++k) {
     frontends_.push_back(std::make_unique<MelFrontend>(mel));
-    augmenters_.push_back(std::make_unique<Augmenter>(opts.augment, mel.sample_rate_hz, pool));
+    augmenters_.push_back(
+        std::make_unique<Augmenter>(opts.augment, mel.sample_rate_hz, pool, noise_pool));
   }
 }
 

@@ -34,8 +34,10 @@ struct Batch {
 class BatchMaker {
  public:
   // `data` and the options must outlive the maker. Throws ConfigError for invalid options.
+  // `noise`: recorded noise clips for the augmentation (may be empty).
   BatchMaker(const ExampleOptions& opts, const VadOptions& vad, const MelOptions& mel,
-             const std::vector<Example>& data, torch::Tensor band_mean, int threads);
+             const std::vector<Example>& data, torch::Tensor band_mean, int threads,
+             const std::vector<std::vector<float>>& noise = {});
   ~BatchMaker();
 
   // The batch of data[order[begin]] .. data[order[end - 1]]. Throws ModelError when an item fails.

@@ -171,6 +171,18 @@ Loaded<ValidationFile> LoadValidation(const std::string& targets_path,
       });
 }
 
+std::vector<std::vector<float>> LoadNoise(const std::string& dir, const MelOptions& mel) {
+  std::vector<std::string> paths;
+  for (const auto& [id, files] : IndexAudioDir(dir)) paths.insert(paths.end(), files.begin(), files.end());
+  std::sort(paths.begin(), paths.end());
+  if (paths.empty()) throw FormatError("--noise-dir '" + dir + "': no audio files");
+  AudioReaderOptions ropts;
+  ropts.target_sample_rate_hz = mel.sample_rate_hz;
+  std::vector<std::vector<float>> clips;
+  for (const std::string& path : paths) clips.push_back(ReadAudio(path, ropts).samples);
+  return clips;
+}
+
 std::map<std::string, std::string> ReadGroupsColumn(const std::string& path, const char* column,
                                                     const char* option) {
   const Table table = ReadTable(path);

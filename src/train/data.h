@@ -22,6 +22,7 @@ namespace voxsex::internal {
 struct Example {
   std::string id;
   int gender = 0;
+  std::string speaker;             // from the groups table, when speaker-balanced epochs need it
   std::uint64_t audio_hash = 0;    // FNV-1a 64 of the decoded samples' bytes
   torch::Tensor features;
   std::vector<float> samples;      // mono, at the front end's rate
@@ -62,6 +63,11 @@ Loaded<ValidationFile> LoadValidation(const std::string& targets_path,
                                       const std::vector<Target>& targets,
                                       const std::string& audio_dir, const Classifier& classifier,
                                       int num_threads, bool strict);
+
+// Every audio file of `dir` (HasAudioExtension), sorted by path, read at the front end's rate:
+// recorded noise for augmentation. Throws IoError when the directory cannot be listed, AudioError
+// naming a file that cannot be read, FormatError when there is no audio file.
+std::vector<std::vector<float>> LoadNoise(const std::string& dir, const MelOptions& mel);
 
 // Maps each id of a groups table (a TSV with a header) to its value in `column`. Throws
 // FormatError "<path>: <option> needs a header with 'id' and '<column>' columns" when either

@@ -47,6 +47,8 @@ json AugmentJson(const AugmentOptions& a) {
           {"telephone_prob", a.telephone_prob}, {"clip_prob", a.clip_prob},
           {"clip_db", {a.clip_min_db, a.clip_max_db}},
           {"speed_prob", a.speed_prob},         {"speed_range", a.speed_range},
+          {"pitch_prob", a.pitch_prob},         {"pitch_semitones", a.pitch_semitones},
+          {"tilt_prob", a.tilt_prob},           {"tilt_max", a.tilt_max},
           {"gain_db", a.gain_db}};
 }
 
@@ -188,6 +190,17 @@ TrainResult TrainImpl(const TrainOptions& opts) {
     internal::WarnSharedAudio(train, val);
   }
   if (fine_head || d.child_weight != 1.0) ReadAgeGroups(train, d, fine_head);
+  if (d.max_files_per_speaker > 0) {
+    const auto speaker_of = internal::ReadGroupsColumn(d.groups_path, "speaker", "--groups");
+    for (auto& ex : train) {
+      const auto it = speaker_of.find(ex.id);
+      if (it == speaker_of.end()) {
+        throw FormatError(d.groups_path + ": training file '" + ex.id +
+                          "' has no speaker (--max-files-per-speaker)");
+      }
+      ex.speaker = it->second;
+    }
+  }
   long counts[2] = {0, 0};
   for (const auto& ex : train) counts[ex.gender]++;
   spdlog::info("loaded {} training files ({} male, {} female), {} validation files in {:.1f} s",
@@ -208,7 +221,12 @@ TrainResult TrainImpl(const TrainOptions& opts) {
       torch::tensor({n / (2.0 * counts[0]), n / (2.0 * counts[1])}, torch::kFloat32);
   spdlog::info("{}", opts.examples.augment.ToString());
   spdlog::info("{}", opts.vad.ToString());
-  internal::BatchMaker batches(opts.examples, opts.vad, mel, train, band_mean, threads);
+  std::vector<std::vector<float>> noise;
+  if (!d.noise_dir.empty()) {
+    noise = internal::LoadNoise(d.noise_dir, mel);
+    spdlog::info("recorded noise: {} clips from '{}'", noise.size(), d.noise_dir);
+  }
+  internal::BatchMaker batches(opts.examples, opts.vad, mel, train, band_mean, threads, noise);
 
   // 4. Each network, validated as predict scores it.
   std::vector<torch::jit::Module> networks;
@@ -277,6 +295,8 @@ TrainResult TrainImpl(const TrainOptions& opts) {
       {"targets", d.targets_path},
       {"val_targets", val_targets_path},
       {"groups", d.groups_path},
+      {"noise_dir", d.noise_dir},
+      {"max_files_per_speaker", d.max_files_per_speaker},
       {"child_weight", d.child_weight},
       {"train_files", result.num_train_files},
       {"train_male", counts[0]},
@@ -360,6 +380,10 @@ void TrainOptions::Validate() const {
   if (!(d.child_weight > 0 && d.child_weight <= 100)) {
     throw ConfigError("--child-weight must be in (0, 100]");
   }
+  if (d.max_files_per_speaker < 0) throw ConfigError("--max-files-per-speaker must be >= 0");
+  if (d.max_files_per_speaker > 0 && d.groups_path.empty()) {
+    throw ConfigError("--max-files-per-speaker needs --groups (a table with id and speaker columns)");
+  }
   if (d.child_weight != 1.0 && d.groups_path.empty()) {
     throw ConfigError("--child-weight needs --groups (a table with id and age_group columns)");
   }
@@ -374,8 +398,9 @@ std::string TrainOptions::ToString() const {
   std::ostringstream s;
   s << "TrainOptions(targets=" << d.targets_path << ", audio_dir=" << d.audio_dir
     << ", val_targets=" << d.val_targets_path << ", groups=" << d.groups_path
-    << ", val_fraction=" << d.val_fraction << ", child_weight=" << d.child_weight
-    << ", strict=" << d.strict << ", init=" << init_model_path << ", out=" << out_path
+    << ", val_fraction=" << d.val_fraction << ", max_files_per_speaker=" << d.max_files_per_speaker
+    << ", child_weight=" << d.child_weight
+    << ", strict=" << d.strict << ", noise_dir=" << d.noise_dir << ", init=" << init_model_path << ", out=" << out_path
     << ", epochs=" << o.epochs << ", batch_size=" << o.batch_size << ", lr=" << o.lr
     << ", weight_decay=" << o.weight_decay << ", ema_decay=" << o.ema_decay << ", seed=" << o.seed
     << ", ensemble=" << ensemble << ", threads=" << num_threads << ", crop_s=[" << e.crop_min_s

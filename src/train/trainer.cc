@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <map>
 #include <random>
 
 namespace voxsex::internal {
@@ -102,6 +103,25 @@ StepResult TrainStep(torch::jit::Module& module, torch::optim::Optimizer& optimi
   return {loss.item<double>(), (logits.argmax(1) == batch.labels).sum().item<long>()};
 }
 
+std::vector<std::size_t> EpochOrder(const std::vector<Example>& train, int max_per_speaker,
+                                    std::mt19937_64& rng) {
+  std::vector<std::size_t> order;
+  if (max_per_speaker <= 0) {
+    order.resize(train.size());
+    for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
+  } else {
+    std::map<std::string, std::vector<std::size_t>> by_speaker;
+    for (std::size_t i = 0; i < train.size(); ++i) by_speaker[train[i].speaker].push_back(i);
+    for (auto& [speaker, files] : by_speaker) {
+      std::shuffle(files.begin(), files.end(), rng);
+      const std::size_t n = std::min(files.size(), static_cast<std::size_t>(max_per_speaker));
+      order.insert(order.end(), files.begin(), files.begin() + static_cast<std::ptrdiff_t>(n));
+    }
+  }
+  std::shuffle(order.begin(), order.end(), rng);
+  return order;
+}
+
 MemberResult TrainMember(torch::jit::Module& module, const std::vector<Example>& train,
                          const Validator& validator, const TrainOptions& opts, BatchMaker& batches,
                          const torch::Tensor& class_weight, std::uint64_t seed, int member,
@@ -116,7 +136,15 @@ MemberResult TrainMember(torch::jit::Module& module, const std::vector<Example>&
   }
   torch::optim::AdamW optimizer(params,
                                 torch::optim::AdamWOptions(o.lr).weight_decay(o.weight_decay));
-  const std::size_t steps_per_epoch = (train.size() + o.batch_size - 1) / o.batch_size;
+  const int cap = opts.data.max_files_per_speaker;
+  std::size_t epoch_size = train.size();
+  if (cap > 0) {
+    std::map<std::string, std::size_t> per_speaker;
+    for (const Example& ex : train) ++per_speaker[ex.speaker];
+    epoch_size = 0;
+    for (const auto& [speaker, n] : per_speaker) epoch_size += std::min(n, static_cast<std::size_t>(cap));
+  }
+  const std::size_t steps_per_epoch = (epoch_size + o.batch_size - 1) / o.batch_size;
   const std::size_t total_steps = steps_per_epoch * o.epochs;
   const std::size_t warmup = std::min<std::size_t>(steps_per_epoch, total_steps / 10 + 1);
   std::size_t step = 0;
@@ -129,12 +157,16 @@ MemberResult TrainMember(torch::jit::Module& module, const std::vector<Example>&
   for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
   for (int epoch = 1; epoch <= o.epochs; ++epoch) {
     const auto te = Clock::now();
-    std::shuffle(order.begin(), order.end(), rng);
+    if (cap > 0) {
+      order = EpochOrder(train, cap, rng);
+    } else {
+      std::shuffle(order.begin(), order.end(), rng);  // the same draws as before balancing existed
+    }
     module.train(true);
     double loss_sum = 0.0;
     long correct = 0, seen = 0;
-    for (std::size_t b = 0; b < train.size(); b += o.batch_size) {
-      const std::size_t e = std::min(train.size(), b + o.batch_size);
+    for (std::size_t b = 0; b < order.size(); b += o.batch_size) {
+      const std::size_t e = std::min(order.size(), b + o.batch_size);
       if (e - b < 2) break;  // batch normalisation needs two items
       // Learning rate: linear warm-up, then cosine decay to 1% of the peak.
       const double progress = static_cast<double>(step - std::min(step, warmup)) /
@@ -151,10 +183,10 @@ MemberResult TrainMember(torch::jit::Module& module, const std::vector<Example>&
       loss_sum += r.loss * (e - b);
       correct += r.correct;
       seen += static_cast<long>(e - b);
-      if (opts.on_progress) opts.on_progress(member, epoch, e, train.size());
+      if (opts.on_progress) opts.on_progress(member, epoch, e, order.size());
     }
-    if (opts.on_progress && static_cast<std::size_t>(seen) < train.size()) {
-      opts.on_progress(member, epoch, train.size(), train.size());  // a dropped last batch of one
+    if (opts.on_progress && static_cast<std::size_t>(seen) < order.size()) {
+      opts.on_progress(member, epoch, order.size(), order.size());  // a dropped last batch of one
     }
     module.eval();
     Snapshot raw;

@@ -5,6 +5,7 @@
 #include <torch/script.h>
 
 #include <cstdint>
+#include <random>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -60,6 +61,11 @@ struct StepResult {
 };
 StepResult TrainStep(torch::jit::Module& module, torch::optim::Optimizer& optimizer,
                      const Batch& batch, const torch::Tensor& class_weight);
+
+// The examples of one epoch, in random order: every example, or with max_per_speaker > 0 at most
+// that many of each speaker (Example::speaker), drawn anew each call. Deterministic given `rng`.
+std::vector<std::size_t> EpochOrder(const std::vector<Example>& train, int max_per_speaker,
+                                    std::mt19937_64& rng);
 
 // Trains `module` in place for opts.optimiser.epochs epochs with seed `seed` (AdamW, linear
 // warm-up over the first epoch or tenth of the steps, then cosine decay to 1% of the peak), after
