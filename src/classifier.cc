@@ -140,27 +140,10 @@ Classifier& Classifier::operator=(Classifier&&) noexcept = default;
 Classifier::~Classifier() = default;
 
 const GenderModel& Classifier::model() const { return impl_->model; }
-const ClassifierOptions& Classifier::options() const { return impl_->opts; }
-std::size_t Classifier::block_samples() const { return impl_->block_samples; }
 
 FileFeatures Classifier::Features(const std::string& path, MelFrontend& frontend) const {
   return impl_->Read(path, frontend,
                      [](LogMel block, FileFeatures& out) { out.blocks.push_back(std::move(block)); });
-}
-
-FileFeatures Classifier::Features(const std::vector<float>& samples, MelFrontend& frontend) const {
-  FileFeatures out;
-  AudioLevels levels;
-  out.audio_hash = internal::Fnv1a64(samples.data(), samples.size() * sizeof(float));
-  for (std::size_t b = 0; b < samples.size(); b += impl_->block_samples) {
-    const std::size_t n = std::min(impl_->block_samples, samples.size() - b);
-    levels.Add(samples.data() + b, n);
-    out.blocks.push_back(frontend.Compute(samples.data() + b, n));
-  }
-  const int rate = impl_->model.mel_options().sample_rate_hz;
-  out.check = CheckAudioLevels(levels, rate, 0);
-  out.duration_s = static_cast<double>(samples.size()) / rate;
-  return out;
 }
 
 std::vector<Prediction> Classifier::Score(const std::vector<const FileFeatures*>& files) const {

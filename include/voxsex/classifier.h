@@ -106,18 +106,14 @@ class Classifier {
   ~Classifier();
 
   const GenderModel& model() const;
-  const ClassifierOptions& options() const;
-  // Samples per block: (window frames - 1) * hop_length, so that a block has exactly one model
-  // window of frames (NumFrames = 1 + samples / hop_length).
-  std::size_t block_samples() const;
 
   // Reads `path` and computes its blocks' log-mel with `frontend` (the model's front end options;
-  // one per thread). Holds every block: for files of bounded length (training and validation
+  // one per thread). A block holds (window frames - 1) * hop_length samples, so that its log-mel
+  // has exactly one model window of frames (NumFrames = 1 + samples / hop_length); the last may be
+  // shorter. Holds every block: for files of bounded length (training and validation
   // sets); ClassifyFiles streams instead. Throws AudioError naming the file when it cannot be
   // read; a file CheckAudio refuses is returned with check.refusal set.
   FileFeatures Features(const std::string& path, MelFrontend& frontend) const;
-  // The same for samples already at the model's sample rate (mono, in [-1, 1]).
-  FileFeatures Features(const std::vector<float>& samples, MelFrontend& frontend) const;
 
   // Each file's prediction from its features (blocks batched across files). Throws ModelError
   // when the model fails, ConfigError when a file has no blocks.

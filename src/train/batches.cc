@@ -28,7 +28,7 @@ BatchMaker::~BatchMaker() = default;
 
 Batch BatchMaker::Make(const std::vector<std::size_t>& order, std::size_t begin, std::size_t end,
                       std::mt19937_64& rng) {
-  const double frames_per_s = static_cast<double>(mel_.sample_rate_hz) / mel_.hop_length;
+  const double frames_per_s = 1.0 / mel_.frame_s();
   std::uniform_real_distribution<double> crop_s(opts_.crop_min_s, opts_.crop_max_s);
   // Crop lengths are multiples of 16 frames: a bounded set of input shapes for LibTorch.
   const int64_t crop = std::max<int64_t>(16, std::lround(crop_s(rng) * frames_per_s / 16) * 16);
