@@ -267,3 +267,58 @@ TEST(Trainer, EpochOrderCapsFilesPerSpeaker) {
   const auto all = voxsex::internal::EpochOrder(train, 0, rng);
   EXPECT_EQ(std::set<std::size_t>(all.begin(), all.end()).size(), 12u);
 }
+
+// A run stopped after its second epoch and resumed (--resume) gives the uninterrupted run's
+// weights, bit for bit; the checkpoints go once the model is written; a checkpoint of other
+// options is refused.
+TEST(Trainer, ResumedRunGivesTheUninterruptedRunsWeights) {
+  const fs::path dir = voxsex::test::FreshDir("trainer_resume");
+  voxsex::TrainOptions o;
+  o.data.targets_path = (kData / "expected_answers.tsv").string();
+  o.data.val_targets_path = o.data.targets_path;  // a validation set: the kept epoch is resumed too
+  o.init_model_path = voxsex::test::UntrainedModel();
+  o.optimiser.epochs = 4;
+  o.optimiser.batch_size = 3;
+  o.optimiser.seed = 5;
+  o.num_threads = 1;
+  o.examples.augment.noise_prob = 0.5;  // the generators' states matter
+  o.out_path = (dir / "whole.pt").string();
+  voxsex::Train(o);
+  EXPECT_FALSE(fs::exists(dir / "whole.pt.checkpoint"));
+
+  o.out_path = (dir / "resumed.pt").string();
+  voxsex::TrainOptions stopping = o;
+  stopping.on_progress = [](int, int epoch, std::size_t, std::size_t) {
+    if (epoch == 3) throw std::runtime_error("stopped in epoch 3");
+  };
+  EXPECT_THROW(voxsex::Train(stopping), std::runtime_error);
+  EXPECT_FALSE(fs::exists(dir / "resumed.pt"));
+  EXPECT_TRUE(fs::exists(dir / "resumed.pt.checkpoint" / "member1.pt"));
+
+  voxsex::TrainOptions other = o;
+  other.resume = true;
+  other.optimiser.lr = 1e-3;
+  EXPECT_THROW(voxsex::Train(other), voxsex::ConfigError);
+
+  o.resume = true;
+  voxsex::Train(o);
+  EXPECT_FALSE(fs::exists(dir / "resumed.pt.checkpoint"));
+  auto a = torch::jit::load((dir / "whole.pt").string());
+  auto b = torch::jit::load((dir / "resumed.pt").string());
+  auto pa = a.named_parameters(), pb = b.named_parameters();
+  auto ib = pb.begin();
+  for (auto ia = pa.begin(); ia != pa.end(); ++ia, ++ib) {
+    EXPECT_TRUE(torch::equal((*ia).value, (*ib).value)) << (*ia).name;
+  }
+  auto ba = a.named_buffers(), bb = b.named_buffers();
+  auto jb = bb.begin();
+  for (auto ja = ba.begin(); ja != ba.end(); ++ja, ++jb) {
+    EXPECT_TRUE(torch::equal((*ja).value, (*jb).value)) << (*ja).name;
+  }
+  const auto card_a = voxsex::GenderModel::Load((dir / "whole.pt").string()).card();
+  const auto card_b = voxsex::GenderModel::Load((dir / "resumed.pt").string()).card();
+  EXPECT_EQ(card_a.training["members"][0]["best_epoch"], card_b.training["members"][0]["best_epoch"]);
+  EXPECT_EQ(card_a.training["members"][0]["history"].size(), 4u);
+  EXPECT_EQ(card_b.training["members"][0]["history"].size(), 4u);
+  EXPECT_EQ(card_a.temperature(), card_b.temperature());
+}

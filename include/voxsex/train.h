@@ -95,6 +95,10 @@ struct TrainOptions {
   // saved module averages their logits.
   int ensemble = 1;
   int num_threads = 0;           // 0 = all cores
+  // Continue an interrupted run: the checkpoints in <out_path>.checkpoint/ (written after every
+  // epoch, removed once the model is written) of a run with the same options are taken up where
+  // they stopped; the result is the uninterrupted run's. Without a checkpoint it starts afresh.
+  bool resume = false;
   // Feature normalisation stored in the model's band_mean/band_std: "global" = per-band mean and
   // standard deviation over every training frame; "none" = identity (0 and 1).
   std::string feature_norm = "global";

@@ -104,6 +104,9 @@ CLI::App* setup_train(CLI::App& app, TrainOptions& o) {
   cmd->add_option("--vad", o.vad.drop_non_speech,
                   "Drop non-speech frames (energy VAD, stored in the model for predict): 1 or 0")
       ->capture_default_str();
+  cmd->add_flag("--resume", o.resume,
+                "Continue an interrupted run from its last epoch (checkpoints in OUT.checkpoint/, "
+                "written after every epoch); the same options give the uninterrupted run's model");
   cmd->add_flag("--strict", o.data.strict,
                 "Fail (exit status 1, nothing written) when an audio file cannot be read or used, "
                 "instead of skipping it with a warning");

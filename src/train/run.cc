@@ -14,6 +14,7 @@
 #include "model_internal.h"
 #include "train/batches.h"
 #include "train/calibration.h"
+#include "train/checkpoint.h"
 #include "train/data.h"
 #include "train/ensemble.h"
 #include "train/trainer.h"
@@ -248,8 +249,9 @@ TrainResult TrainImpl(const TrainOptions& opts) {
     const std::string tag =
         opts.ensemble > 1 ? fmt::format("member {}/{} (seed {}): ", k + 1, opts.ensemble, seed) : "";
     const internal::Validator validator(member, val, val_model);
-    const internal::MemberResult r = internal::TrainMember(
-        member.module, train, validator, opts, batches, class_weight, seed, k + 1, tag);
+    const internal::MemberResult r =
+        internal::TrainMember(member.module, train, validator, opts, batches, class_weight, seed,
+                              k + 1, tag, internal::CheckpointDir(opts.out_path), opts.ToString());
     json mj = {{"seed", seed}, {"best_epoch", r.best_epoch}, {"history", r.history}};
     if (!val.empty()) mj["validation"] = MetricsJson(r.best_val);
     members_json.push_back(mj);
@@ -328,6 +330,8 @@ TrainResult TrainImpl(const TrainOptions& opts) {
   WriteFilesAtomic({{log_path, TrainingLogTsv(members_json)},
                     {opts.out_path, internal::SerializeModule(model.module, card, opts.out_path)}});
   spdlog::info("wrote per-epoch log {}", log_path);
+  std::error_code ec;
+  fs::remove_all(internal::CheckpointDir(opts.out_path), ec);  // the run is complete
   if (val.empty()) {
     spdlog::info("wrote {} (no validation set: last epoch kept) in {:.1f} s", opts.out_path,
                  result.seconds);

@@ -1,13 +1,18 @@
 #include "train/trainer.h"
 
 #include <spdlog/spdlog.h>
+#include <ATen/CPUGeneratorImpl.h>
 #include <torch/torch.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <map>
+#include <mutex>
 #include <random>
+
+#include "train/checkpoint.h"
+#include "voxsex/error.h"
 
 namespace voxsex::internal {
 namespace {
@@ -47,6 +52,26 @@ void Restore(torch::jit::Module& m, const Snapshot& s) {
   for (auto p : m.parameters()) p.copy_(s.params[i++]);
   i = 0;
   for (auto b : m.buffers()) b.copy_(s.buffers[i++]);
+}
+
+// A snapshot as one list (parameters, then buffers), for checkpoints, and back.
+std::vector<torch::Tensor> Flat(const Snapshot& s) {
+  std::vector<torch::Tensor> all = s.params;
+  all.insert(all.end(), s.buffers.begin(), s.buffers.end());
+  return all;
+}
+
+Snapshot Unflat(const std::vector<torch::Tensor>& all, const torch::jit::Module& m) {
+  Snapshot s;
+  if (all.empty()) return s;
+  const std::size_t num_params = m.parameters().size();
+  if (all.size() != num_params + m.buffers().size()) {
+    throw ModelError("checkpoint does not fit the network (" + std::to_string(all.size()) +
+                     " tensors)");
+  }
+  s.params.assign(all.begin(), all.begin() + static_cast<std::ptrdiff_t>(num_params));
+  s.buffers.assign(all.begin() + static_cast<std::ptrdiff_t>(num_params), all.end());
+  return s;
 }
 
 }  // namespace
@@ -125,10 +150,13 @@ std::vector<std::size_t> EpochOrder(const std::vector<Example>& train, int max_p
 MemberResult TrainMember(torch::jit::Module& module, const std::vector<Example>& train,
                          const Validator& validator, const TrainOptions& opts, BatchMaker& batches,
                          const torch::Tensor& class_weight, std::uint64_t seed, int member,
-                         const std::string& tag) {
+                         const std::string& tag, const std::string& checkpoint_dir,
+                         const std::string& run) {
   const OptimiserOptions& o = opts.optimiser;
   torch::manual_seed(seed);
-  std::mt19937_64 rng(seed);
+  MemberState state;
+  state.rng.seed(seed);
+  std::mt19937_64& rng = state.rng;
   std::vector<torch::Tensor> params;
   for (auto p : module.parameters()) {
     p.requires_grad_(true);
@@ -147,15 +175,62 @@ MemberResult TrainMember(torch::jit::Module& module, const std::vector<Example>&
   const std::size_t steps_per_epoch = (epoch_size + o.batch_size - 1) / o.batch_size;
   const std::size_t total_steps = steps_per_epoch * o.epochs;
   const std::size_t warmup = std::min<std::size_t>(steps_per_epoch, total_steps / 10 + 1);
-  std::size_t step = 0;
+  std::size_t& step = state.step;
 
   MemberResult result;
   Snapshot best;
   Snapshot ema = Take(module);
   const bool use_ema = o.ema_decay > 0;
-  std::vector<std::size_t> order(train.size());
+  std::vector<std::size_t>& order = state.order;
+  order.resize(train.size());
   for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
-  for (int epoch = 1; epoch <= o.epochs; ++epoch) {
+  auto generator = at::detail::getDefaultCPUGenerator();
+  if (opts.resume && !checkpoint_dir.empty()) {
+    if (auto saved = LoadMemberState(checkpoint_dir, member, run, optimizer)) {
+      state = std::move(*saved);
+      Restore(module, Unflat(state.weights, module));
+      best = Unflat(state.best, module);
+      if (!state.ema.empty()) ema = Unflat(state.ema, module);
+      {
+        std::lock_guard<std::mutex> lock(generator.mutex());
+        generator.set_state(state.torch_rng);
+      }
+      result.history = state.history;
+      result.best_epoch = state.best_epoch;
+      result.best_val_balanced_accuracy = state.best_val_balanced_accuracy;
+      if (!validator.empty() && !best.params.empty()) {  // the kept epoch's metrics, measured again
+        module.eval();
+        const Snapshot now = Take(module);
+        Restore(module, best);
+        result.best_val = validator.Score();
+        Restore(module, now);
+      }
+      spdlog::info("{}resumed from '{}' after epoch {}{}", tag, checkpoint_dir, state.epochs_done,
+                   state.done ? " (finished)" : "");
+    }
+  }
+  // Writes the state after an epoch (or, done, the kept weights) for --resume.
+  const auto checkpoint = [&](int epochs_done) {
+    if (checkpoint_dir.empty()) return;
+    state.epochs_done = epochs_done;
+    state.weights = Flat(Take(module));
+    state.best = Flat(best);
+    state.ema = use_ema ? Flat(ema) : std::vector<torch::Tensor>{};
+    state.history = result.history;
+    state.best_epoch = result.best_epoch;
+    state.best_val_balanced_accuracy = result.best_val_balanced_accuracy;
+    {
+      std::lock_guard<std::mutex> lock(generator.mutex());
+      state.torch_rng = generator.get_state();
+    }
+    SaveMemberState(checkpoint_dir, member, run, state, optimizer);
+  };
+  if (state.done) {
+    module.eval();
+    for (auto p : module.parameters()) p.requires_grad_(false);
+    return result;
+  }
+  for (int epoch = state.epochs_done + 1; epoch <= o.epochs; ++epoch) {
     const auto te = Clock::now();
     if (cap > 0) {
       order = EpochOrder(train, cap, rng);
@@ -219,6 +294,7 @@ MemberResult TrainMember(torch::jit::Module& module, const std::vector<Example>&
     row["seconds"] = Seconds(te);
     result.history.push_back(row);
     if (use_ema && epoch < o.epochs) Restore(module, raw);
+    checkpoint(epoch);
   }
   if (!validator.empty()) {
     Restore(module, best);
@@ -226,6 +302,8 @@ MemberResult TrainMember(torch::jit::Module& module, const std::vector<Example>&
                  100 * result.best_val_balanced_accuracy);
   }
   module.eval();
+  state.done = true;
+  checkpoint(o.epochs);
   for (auto p : module.parameters()) p.requires_grad_(false);
   return result;
 }

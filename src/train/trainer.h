@@ -70,10 +70,14 @@ std::vector<std::size_t> EpochOrder(const std::vector<Example>& train, int max_p
 // Trains `module` in place for opts.optimiser.epochs epochs with seed `seed` (AdamW, linear
 // warm-up over the first epoch or tenth of the steps, then cosine decay to 1% of the peak), after
 // each epoch scoring `validator`; with a validation set, leaves the module at the epoch with the
-// best validation balanced accuracy. `tag` prefixes its log lines.
+// best validation balanced accuracy. `tag` prefixes its log lines. With a checkpoint_dir, the
+// state after each epoch (and the kept weights at the end) is written there for network `member`
+// (checkpoint.h); with opts.resume, a checkpoint of the same `run` found there is continued
+// (epochs done are not trained again), giving the weights the uninterrupted run gives.
 MemberResult TrainMember(torch::jit::Module& module, const std::vector<Example>& train,
                          const Validator& validator, const TrainOptions& opts, BatchMaker& batches,
                          const torch::Tensor& class_weight, std::uint64_t seed, int member,
-                         const std::string& tag);
+                         const std::string& tag, const std::string& checkpoint_dir = "",
+                         const std::string& run = "");
 
 }  // namespace voxsex::internal
