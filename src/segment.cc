@@ -23,6 +23,9 @@ void SegmenterOptions::Validate() const {
     throw ConfigError("segmenter hop_s must be > 0 and <= window_s");
   }
   if (!positive(vad_block_s)) throw ConfigError("segmenter vad_block_s must be > 0");
+  if (!(std::isfinite(vad_dynamic_range_db) && vad_dynamic_range_db >= 0.0)) {
+    throw ConfigError("segmenter vad_dynamic_range_db must be >= 0");
+  }
   if (!(vad_error > 0.0 && vad_error < 0.5)) {
     throw ConfigError("segmenter vad_error must be in (0, 0.5)");
   }
@@ -37,9 +40,9 @@ void SegmenterOptions::Validate() const {
 
 std::string SegmenterOptions::ToString() const {
   return fmt::format(
-      "SegmenterOptions(window_s={}, hop_s={}, vad_block_s={}, vad_error={}, switch_penalty={}, "
+      "SegmenterOptions(window_s={}, hop_s={}, vad_block_s={}, vad_dynamic_range_db={}, vad_error={}, switch_penalty={}, "
       "min_segment_s={}, max_file_duration_s={})",
-      window_s, hop_s, vad_block_s, vad_error, switch_penalty, min_segment_s, max_file_duration_s);
+      window_s, hop_s, vad_block_s, vad_dynamic_range_db, vad_error, switch_penalty, min_segment_s, max_file_duration_s);
 }
 
 double SegmentResult::speech_s() const {
@@ -75,6 +78,7 @@ class FileRun {
     vad_block_frames_ = std::max(win_frames_, static_cast<int>(std::lround(opts.vad_block_s / frame_s)));
     ctx_ = static_cast<std::int64_t>((mel_.n_fft / 2 + mel_.hop_length - 1) / mel_.hop_length) *
            mel_.hop_length;
+    if (opts.vad_dynamic_range_db > 0.0) vad_.dynamic_range_db = opts.vad_dynamic_range_db;
     log_switch_ = -opts.switch_penalty;
     log_vad_ok_ = std::log(1.0 - opts.vad_error);
     log_vad_bad_ = std::log(opts.vad_error);

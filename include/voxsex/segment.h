@@ -32,9 +32,12 @@ struct SegmenterOptions {
   double window_s = 2.0;        // sliding gender window length, seconds
   double hop_s = 1.0;           // between window starts, seconds (<= window_s)
   double vad_block_s = 30.0;    // frames per VAD decision block, seconds
+  // Overrides the card's VadOptions::dynamic_range_db (frames this far under the block's loudest
+  // are not speech); 0 keeps the card's.
+  double vad_dynamic_range_db = 30.0;
   double vad_error = 0.1;       // emission: probability that the VAD decision of a frame is wrong
-  double switch_penalty = 20.0;  // nats per change of HMM state
-  double min_segment_s = 1.0;   // speech segments shorter than this are relabelled or dropped
+  double switch_penalty = 60.0;  // nats per change of HMM state
+  double min_segment_s = 0.5;   // speech segments shorter than this are relabelled or dropped
   double max_file_duration_s = 24.0 * 3600.0;  // longer files fail (stops a runaway stream)
 
   // Throws ConfigError when a field is out of range.

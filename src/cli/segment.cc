@@ -96,6 +96,13 @@ CLI::App* setup_segment(CLI::App& app, SegmentOptions& o) {
   cmd->add_option("--switch-penalty", o.segmenter.switch_penalty,
                   "Viterbi cost of a change between non-speech, male and female, nats")
       ->capture_default_str();
+  cmd->add_option("--vad-range", o.segmenter.vad_dynamic_range_db,
+                  "Frames more than this many dB under the loudest of their 30 s block are not "
+                  "speech (0 = the model's VAD setting)")
+      ->capture_default_str();
+  cmd->add_option("--vad-error", o.segmenter.vad_error,
+                  "Viterbi emission: how often a frame's speech/non-speech decision is wrong")
+      ->capture_default_str();
   cmd->add_option("--min-segment", o.segmenter.min_segment_s,
                   "Speech segments shorter than this (seconds) join their longer neighbour or "
                   "are dropped")
