@@ -2,7 +2,8 @@
 # End-to-end benchmark (issue 4): `voxsex predict` against the Python reference
 # (bench/reference_torchaudio.py) on the test split and on a generated 1-hour file, runs
 # alternating (voxsex, reference, voxsex, reference, ...), whole process from start to exit.
-# Also voxsex with 1 vs 2 threads, and start-up (predict on a directory with one 4 s file).
+# voxsex segment on the 1-hour file (wall time, peak RSS). Also voxsex with 1 vs 2 threads, and
+# start-up (predict on a directory with one 4 s file).
 #
 # Usage: scripts/bench/bench.sh [-n RUNS] [--build DIR] [--data DIR] [--skip-hour]
 #   -n RUNS      runs of each program per measurement (default 3); medians are reported
@@ -126,6 +127,18 @@ if ((hour)); then
   row "1-hour file: x real time" "$(ratio 3600 "$vx_wall")" "$(ratio 3600 "$ref_wall")" ""
   row "1-hour file: peak RSS, max of runs (MB)" "$vx_rss" "$ref_rss" \
       "$(ratio "$vx_rss" "$ref_rss") of the reference's"
+  # voxsex segment (issue 15) on the same file, --threads 1 (no reference to compare with).
+  seg_w=() seg_r=()
+  for ((i = 1; i <= runs; i++)); do
+    timed "segment.$i" "$work/out/segment.$i.tsv" \
+      "$voxsex" -q segment "$work/hour" "$work/out/segment.$i.tsv" --model "$model" --threads 1
+    seg_w+=("$wall_s"); seg_r+=("$rss_mb")
+    echo "segment run $i: $wall_s s, $rss_mb MB" >&2
+    same "$work/out/segment.1.tsv" "$work/out/segment.$i.tsv" "segment run $i vs run 1"
+  done
+  row "1-hour file: voxsex segment --threads 1, wall time, median (s)" "$(median "${seg_w[@]}")" "" \
+      "$(ratio 3600 "$(median "${seg_w[@]}")")x real time"
+  row "1-hour file: voxsex segment, peak RSS, max of runs (MB)" "$(maxof "${seg_r[@]}")" "" ""
 fi
 
 # Threads: voxsex --threads 1 and --threads 2 alternating on the data directory.

@@ -12,6 +12,7 @@
 #include "cli/eval.h"
 #include "cli/info.h"
 #include "cli/predict.h"
+#include "cli/segment.h"
 #include "cli/train.h"
 
 namespace {
@@ -19,9 +20,10 @@ namespace {
 constexpr const char* kExitCodes =
     "Exit status:\n"
     "  0  success\n"
-    "  1  some input audio files failed, each named on stderr with the reason: predict classified\n"
-    "     and wrote the rest (with --fail-fast it stopped and wrote only --errors); train skipped\n"
-    "     them and wrote the model (with --strict it stopped and wrote nothing)\n"
+    "  1  some input audio files failed, each named on stderr with the reason: predict (and segment)\n"
+    "     classified and wrote the rest (with --fail-fast predict stopped and wrote only\n"
+    "     --errors); train skipped them and wrote the model (with --strict it stopped and wrote\n"
+    "     nothing)\n"
     "  2  usage, configuration, targets/answers file, model or output error; nothing written\n"
     "No other status: not even a bad file ends voxsex with a signal or an abort.";
 
@@ -49,12 +51,14 @@ int main(int argc, char** argv) {
   app.add_flag("-v,--verbose", verbose, "More detail (debug messages)");
 
   voxsex::cli::PredictOptions predict_opts;
+  voxsex::cli::SegmentOptions segment_opts;
   voxsex::TrainOptions train_opts;
   voxsex::EvalOptions eval_opts;
   voxsex::cli::InfoOptions info_opts;
   voxsex::CalibrateOptions calibrate_opts;
   voxsex::EnsembleOptions ensemble_opts;
   CLI::App* predict = voxsex::cli::setup_predict(app, predict_opts);
+  CLI::App* segment = voxsex::cli::setup_segment(app, segment_opts);
   CLI::App* train = voxsex::cli::setup_train(app, train_opts);
   CLI::App* eval = voxsex::cli::setup_eval(app, eval_opts);
   CLI::App* info = voxsex::cli::setup_info(app, info_opts);
@@ -72,6 +76,7 @@ int main(int argc, char** argv) {
 
   try {  // the commands catch voxsex::Error; anything else still ends with status 2, not abort
     if (predict->parsed()) return voxsex::cli::run_predict(predict_opts);
+    if (segment->parsed()) return voxsex::cli::run_segment(segment_opts);
     if (train->parsed()) return voxsex::cli::run_train(train_opts);
     if (eval->parsed()) return voxsex::cli::run_eval(eval_opts);
     if (info->parsed()) return voxsex::cli::run_info(info_opts);

@@ -1,0 +1,115 @@
+// Who speaks when, by gender: a long recording cut into male and female speech segments.
+//
+// A file is streamed (AudioStream) and its log-mel computed block by block with enough context
+// that the frames equal those of the whole file (MelFrontend). Per 10 ms frame:
+//   - speech: the model's energy VAD (SelectSpeech with the card's VadOptions) on blocks of
+//     vad_block_s seconds (its background percentile is taken per block);
+//   - female log-odds: the mean logit margin (logit_female - logit_male) of the sliding windows
+//     (window_s long, every hop_s) that cover the frame and hold speech, each window classified by
+//     GenderModel::Predict (batched; the model's own VAD drops the window's silent frames);
+// then a 3-state HMM (non-speech, male, female) decoded with Viterbi, as inaSpeechSegmenter
+// smooths its frame decisions (Doukhan et al., ICASSP 2018;
+// https://github.com/ina-foss/inaSpeechSegmenter/blob/master/inaSpeechSegmenter/viterbi.py):
+// emission log-probabilities log(1 - vad_error) / log(vad_error) for the VAD decision and
+// log p / log(1 - p) with p = PFemale(log-odds, temperature) for the gender, and a cost of
+// switch_penalty nats for every change of state. Speech segments shorter than min_segment_s then
+// take the label of their longer touching speech neighbour, or are dropped when they touch none;
+// adjacent same-label pieces are merged.
+// Overlapped speech is out of scope: each frame gets one label.
+#pragma once
+
+#include <cstddef>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "voxsex/audio.h"
+#include "voxsex/model.h"
+
+namespace voxsex {
+
+struct SegmenterOptions {
+  double window_s = 2.0;        // sliding gender window length, seconds
+  double hop_s = 1.0;           // between window starts, seconds (<= window_s)
+  double vad_block_s = 30.0;    // frames per VAD decision block, seconds
+  // Overrides the card's VadOptions::dynamic_range_db (frames this far under the block's loudest
+  // are not speech); 0 keeps the card's.
+  double vad_dynamic_range_db = 30.0;
+  double vad_error = 0.1;       // emission: probability that the VAD decision of a frame is wrong
+  double switch_penalty = 60.0;  // nats per change of HMM state
+  double min_segment_s = 0.5;   // speech segments shorter than this are relabelled or dropped
+  double max_file_duration_s = 24.0 * 3600.0;  // longer files fail (stops a runaway stream)
+
+  // Throws ConfigError when a field is out of range.
+  void Validate() const;
+  std::string ToString() const;
+};
+
+// One labelled speech segment, times in seconds from the file start.
+struct Segment {
+  double start_s = 0.0;
+  double end_s = 0.0;
+  int gender = 0;          // 0 male, 1 female
+  float p_female = 0.0f;   // PFemale of the mean frame log-odds over the segment (calibrated)
+};
+
+// One file's segmentation.
+struct SegmentResult {
+  std::string path;
+  std::string id;            // file name without extension
+  std::string error;         // non-empty: failed; names the file and the reason
+  double duration_s = 0.0;   // of the decoded audio
+  std::vector<Segment> segments;  // in time order, non-overlapping
+  bool done = false;         // segmented (segments may be empty: no speech)
+
+  double speech_s() const;
+  double gender_s(int gender) const;  // seconds labelled `gender`
+};
+
+// A GenderModel used as a segmenter. Memory per file: one VAD block of log-mel and samples plus
+// 5 bytes per 10 ms frame (the Viterbi back-pointers and the frame log-odds: 18 MB for 10 hours).
+// Not thread-safe: one call at a time (the model runs on ModelOptions::num_threads threads).
+class Segmenter {
+ public:
+  // Throws ConfigError for invalid options.
+  Segmenter(GenderModel model, const SegmenterOptions& opts);
+  Segmenter(Segmenter&&) noexcept;
+  Segmenter& operator=(Segmenter&&) noexcept;
+  ~Segmenter();
+
+  const GenderModel& model() const;
+  const SegmenterOptions& options() const;
+
+  // Reads and segments the file at `path`. Never throws for the file's own faults (unreadable,
+  // refused by CheckAudio as too short or without signal, longer than max_file_duration_s, the
+  // model failing on it): they are in error, naming the path.
+  SegmentResult SegmentFile(const std::string& path) const;
+
+  // Segments mono samples at the model's sample rate, in [-1, 1] (no CheckAudio). Throws
+  // ConfigError when `samples` is empty, ModelError when the model fails.
+  std::vector<Segment> SegmentSamples(const std::vector<float>& samples) const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// segments.tsv: header `id start_s end_s label p_female`, then one row per segment sorted by id
+// then start; times with 2 decimals, label male/female, p_female by FormatPFemale.
+std::string SegmentsTsv(const std::vector<const SegmentResult*>& done);
+
+// summary.tsv: header `id duration_s speech_s male_s female_s female_share`, one row per file
+// sorted by id; seconds with 2 decimals, female_share = female_s / speech_s with 4 decimals or
+// `-` when there is no speech.
+std::string SegmentSummaryTsv(const std::vector<const SegmentResult*>& done);
+
+// NIST RTTM (as pyannote and other diarization tools write it), one line per segment sorted by
+// id then start: `SPEAKER <id> 1 <start> <duration> <NA> <NA> <label> <NA> <NA>`, 3 decimals.
+std::string SegmentsRttm(const std::vector<const SegmentResult*>& done);
+
+// A Praat TextGrid in the long text format (https://www.fon.hum.uva.nl/praat/manual/
+// TextGrid_file_formats.html): one IntervalTier "gender" from 0 to duration_s, intervals
+// contiguous and covering it, labelled male/female, empty text for non-speech.
+std::string SegmentsTextGrid(const SegmentResult& done);
+
+}  // namespace voxsex

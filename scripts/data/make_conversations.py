@@ -1,0 +1,143 @@
+#!/usr/bin/python3
+"""Synthetic multi-speaker conversations for `voxsex segment` (issue 15), deterministic.
+
+From the adult LibriSpeech and speechocean762 speakers of one split of voxsex-data (--split dev for tuning, --split test for the one final
+measurement): COUNT files of 2-5 minutes, each with 2-4 adult speakers of both genders, turns of
+2-20 s (a speaker's clips, leading/trailing silence trimmed, joined and cut to the turn length,
+levelled to -26 dBFS RMS), about one turn in five by the previous speaker again, gaps of 0.2-2 s
+of digital silence or of noise/ clips at -50 dBFS RMS. Writes
+  OUT/clean/<id>.flac   16 kHz mono
+  OUT/phone/<id>.wav    the same through a telephone channel: 300-3400 Hz band-pass (biquads),
+                        8 kHz, mu-law
+  OUT/truth.tsv         header id start_s end_s label (male/female), one row per turn
+Usage: /usr/bin/python3 scripts/data/make_conversations.py --split dev --out /tmp/conv_dev
+Needs numpy, soundfile, torch and torchaudio (made with torch 1.13 / torchaudio 0.13 on Debian 12).
+"""
+import argparse
+import csv
+import os
+import random
+
+import numpy as np
+import soundfile as sf
+import torch
+import torchaudio.functional as AF
+
+RATE = 16000
+SPEECH_DBFS = -26.0
+NOISE_DBFS = -50.0
+# Sources of long, quiet-room utterances: the digit corpora are too short to make turns of, and
+# the phone and webcam recordings (baved, alphanumeric) carry noise floors that levelling to
+# SPEECH_DBFS would turn into seconds of loud "speech" without speech in the truth.
+SOURCES = {"mini_librispeech", "librispeech_more", "speechocean762"}
+
+
+def rms_db(x):
+    return 20 * np.log10(np.sqrt(np.mean(x.astype(np.float64) ** 2)) + 1e-12)
+
+
+def trim(x):
+    """Drops leading and trailing 10 ms frames more than 35 dB under the loudest frame."""
+    hop = RATE // 100
+    n = len(x) // hop
+    if n < 3:
+        return x
+    e = 10 * np.log10(np.mean(x[: n * hop].reshape(n, hop).astype(np.float64) ** 2, axis=1) + 1e-12)
+    keep = np.nonzero(e >= e.max() - 35)[0]
+    return x[keep[0] * hop : (keep[-1] + 1) * hop]
+
+
+def read(path):
+    x, rate = sf.read(path, dtype="float32", always_2d=True)
+    x = x.mean(axis=1)
+    if rate != RATE:
+        x = AF.resample(torch.from_numpy(x), rate, RATE).numpy()
+    return x
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--split", required=True, choices=["dev", "test"])
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--data", default=os.path.join(os.path.dirname(__file__), "../../../shared/voxsex-data"))
+    ap.add_argument("--count", type=int, default=10)
+    ap.add_argument("--seed", type=int, default=15)
+    a = ap.parse_args()
+    rng = random.Random(f"{a.seed}-{a.split}")
+
+    speakers = {}  # speaker -> (gender, [ids])
+    with open(os.path.join(a.data, "meta.tsv")) as f:
+        for row in csv.DictReader(f, delimiter="\t"):
+            if row["split"] != a.split or row["age_group"] != "adult":
+                continue
+            if row["source"] not in SOURCES:
+                continue
+            g, ids = speakers.setdefault(row["speaker"], (int(row["gender"]), []))
+            ids.append(row["id"])
+    files = {os.path.splitext(n)[0]: os.path.join(a.data, a.split, n)
+             for n in os.listdir(os.path.join(a.data, a.split))}
+    by_gender = {g: sorted(s for s, (gg, _) in speakers.items() if gg == g) for g in (0, 1)}
+    noise_dir = os.path.join(a.data, "noise")
+    noises = sorted(n for n in os.listdir(noise_dir) if n.endswith(".opus"))
+    cache = {}
+
+    def clip(i):
+        if i not in cache:
+            x = trim(read(files[i]))
+            cache[i] = x * (10 ** ((SPEECH_DBFS - rms_db(x)) / 20))
+        return cache[i]
+
+    os.makedirs(os.path.join(a.out, "clean"), exist_ok=True)
+    os.makedirs(os.path.join(a.out, "phone"), exist_ok=True)
+    truth = []
+    for k in range(a.count):
+        cid = f"conv_{a.split}_{k:02d}"
+        n_spk = rng.randint(2, 4)
+        males = rng.randint(1, n_spk - 1)
+        spk = rng.sample(by_gender[0], males) + rng.sample(by_gender[1], n_spk - males)
+        target_s = rng.uniform(120, 300)
+        parts, t, prev = [], 0.0, None
+        while t < target_s:
+            s = prev if prev is not None and rng.random() < 0.2 else rng.choice([x for x in spk if x != prev])
+            gender, ids = speakers[s]
+            turn_s = rng.uniform(2, 20)
+            pieces, n = [], 0
+            while n < turn_s * RATE:
+                x = clip(rng.choice(ids))
+                pieces.append(x)
+                n += len(x)
+                if n < turn_s * RATE:  # a short breath between a speaker's clips
+                    pause = np.zeros(int(rng.uniform(0.05, 0.2) * RATE), np.float32)
+                    pieces.append(pause)
+                    n += len(pause)
+            turn = np.concatenate(pieces)[: int(turn_s * RATE)]
+            if parts:
+                gap_n = int(rng.uniform(0.2, 2.0) * RATE)
+                if rng.random() < 0.5:
+                    gap = np.zeros(gap_n, np.float32)
+                else:
+                    noise = read(os.path.join(noise_dir, rng.choice(noises)))
+                    noise = np.tile(noise, gap_n // len(noise) + 1)[:gap_n]
+                    gap = noise * (10 ** ((NOISE_DBFS - rms_db(noise)) / 20))
+                parts.append(gap.astype(np.float32))
+                t += gap_n / RATE
+            truth.append((cid, t, t + len(turn) / RATE, "female" if gender == 1 else "male"))
+            parts.append(turn.astype(np.float32))
+            t += len(turn) / RATE
+            prev = s
+        x = np.clip(np.concatenate(parts), -1, 1)
+        sf.write(os.path.join(a.out, "clean", cid + ".flac"), x, RATE, subtype="PCM_16")
+        y = torch.from_numpy(x)
+        y = AF.highpass_biquad(y, RATE, 300.0)
+        y = AF.lowpass_biquad(y, RATE, 3400.0)
+        y = AF.resample(y, RATE, 8000).clamp(-1, 1).numpy()
+        sf.write(os.path.join(a.out, "phone", cid + ".wav"), y, 8000, subtype="ULAW")
+        print(f"{cid}: {len(x) / RATE:.1f} s, {n_spk} speakers ({males} male)", flush=True)
+    with open(os.path.join(a.out, "truth.tsv"), "w") as f:
+        f.write("id\tstart_s\tend_s\tlabel\n")
+        for cid, s, e, lab in truth:
+            f.write(f"{cid}\t{s:.3f}\t{e:.3f}\t{lab}\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,223 @@
+// `voxsex segment`: male and female speech segments of long recordings.
+#include "cli/segment.h"
+
+#include <spdlog/fmt/fmt.h>
+#include <spdlog/spdlog.h>
+
+#include <CLI/CLI.hpp>
+#include <algorithm>
+#include <chrono>
+#include <filesystem>
+#include <optional>
+#include <set>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "cli/progress.h"
+#include "voxsex/batch.h"
+#include "voxsex/error.h"
+#include "voxsex/model.h"
+#include "voxsex/tsv.h"
+
+namespace voxsex::cli {
+namespace {
+
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+
+constexpr const char* kUsage =
+    "usage: voxsex segment DIR SEGMENTS, or voxsex segment --list FILE SEGMENTS";
+
+}  // namespace
+
+void SegmentOptions::Validate() const {
+  if (!input_dir.empty() && !list_path.empty()) {
+    throw ConfigError("give either DIR or --list FILE, not both");
+  }
+  if (input_dir.empty() && list_path.empty()) throw ConfigError(kUsage);
+  if (segments_path.empty()) throw ConfigError(std::string("SEGMENTS is missing; ") + kUsage);
+  if (!input_dir.empty()) {
+    std::error_code ec;
+    if (!fs::is_directory(input_dir, ec)) {
+      throw ConfigError("DIR '" + input_dir + "' is not a directory");
+    }
+  }
+  if (recursive && input_dir.empty()) throw ConfigError("--recursive needs DIR, not --list");
+  std::set<std::string> outputs{segments_path};
+  for (const std::string* p : {&summary_path, &rttm_path}) {
+    if (!p->empty() && !outputs.insert(*p).second) {
+      throw ConfigError("two outputs are the same file '" + *p + "'");
+    }
+  }
+  if (!shard.empty() && !ParseShard(shard)) {
+    throw ConfigError("--shard must be K/N with whole numbers 1 <= K <= N (e.g. 2/8), not '" +
+                      shard + "'");
+  }
+  if (num_threads < 0) throw ConfigError("--threads must be >= 0");
+  if (batch_size < 1) throw ConfigError("--batch-size must be >= 1");
+  segmenter.Validate();
+}
+
+std::string SegmentOptions::ToString() const {
+  return fmt::format(
+      "SegmentOptions(input_dir='{}', list_path='{}', recursive={}, segments_path='{}', "
+      "summary_path='{}', rttm_path='{}', textgrid_dir='{}', model_path='{}', shard='{}', "
+      "num_threads={}, batch_size={}, {})",
+      input_dir, list_path, recursive, segments_path, summary_path, rttm_path, textgrid_dir,
+      model_path, shard, num_threads, batch_size, segmenter.ToString());
+}
+
+CLI::App* setup_segment(CLI::App& app, SegmentOptions& o) {
+  CLI::App* cmd = app.add_subcommand(
+      "segment", "Cut long recordings into male and female speech segments (who speaks when)");
+  cmd->add_option("DIR", o.input_dir, "Directory of audio files; omit with --list");
+  cmd->add_option("SEGMENTS", o.segments_path,
+                  "Output: header id, start_s, end_s, label, p_female; one row per speech "
+                  "segment sorted by id then start");
+  cmd->add_option("--list", o.list_path, "Instead of DIR: a file with one audio path per line");
+  cmd->add_flag("-r,--recursive", o.recursive, "Also segment files in subdirectories of DIR");
+  cmd->add_option("--summary", o.summary_path,
+                  "Also write one row per file: id, duration_s, speech_s, male_s, female_s, "
+                  "female_share (- without speech)");
+  cmd->add_option("--rttm", o.rttm_path,
+                  "Also write NIST RTTM: SPEAKER <id> 1 <start> <dur> <NA> <NA> <label> <NA> <NA>");
+  cmd->add_option("--textgrid", o.textgrid_dir,
+                  "Also write a Praat TextGrid per file (<id>.TextGrid, tier \"gender\") into "
+                  "this directory (created if missing)");
+  cmd->add_option("--shard", o.shard, "Segment only shard K of N (FNV-1a 64 of the id)");
+  cmd->add_option("--model", o.model_path, "TorchScript model (default: the bundled model)");
+  cmd->add_option("--threads", o.num_threads, "Threads (0 = all cores)")->capture_default_str();
+  cmd->add_option("--batch-size", o.batch_size, "Windows per forward pass")->capture_default_str();
+  cmd->add_option("--window", o.segmenter.window_s, "Gender window, seconds")
+      ->capture_default_str();
+  cmd->add_option("--hop", o.segmenter.hop_s, "Between gender windows, seconds")
+      ->capture_default_str();
+  cmd->add_option("--switch-penalty", o.segmenter.switch_penalty,
+                  "Viterbi cost of a change between non-speech, male and female, nats")
+      ->capture_default_str();
+  cmd->add_option("--vad-range", o.segmenter.vad_dynamic_range_db,
+                  "Frames more than this many dB under the loudest of their 30 s block are not "
+                  "speech (0 = the model's VAD setting)")
+      ->capture_default_str();
+  cmd->add_option("--vad-error", o.segmenter.vad_error,
+                  "Viterbi emission: how often a frame's speech/non-speech decision is wrong")
+      ->capture_default_str();
+  cmd->add_option("--min-segment", o.segmenter.min_segment_s,
+                  "Speech segments shorter than this (seconds) join their longer neighbour or "
+                  "are dropped")
+      ->capture_default_str();
+  cmd->callback([&o]() {
+    if (!o.list_path.empty() && o.segments_path.empty()) std::swap(o.input_dir, o.segments_path);
+  });
+  cmd->footer(
+      "Examples:\n"
+      "  voxsex segment shows/ segments.tsv --summary summary.tsv\n"
+      "  voxsex segment --list calls.txt segments.tsv --rttm calls.rttm --textgrid grids/\n\n"
+      "Overlapped speech is out of scope: every moment gets one label.\n"
+      "Exit status: 0 all files segmented; 1 some files failed (each named on stderr; the others\n"
+      "are written); 2 usage, configuration, model or output error (nothing written).");
+  return cmd;
+}
+
+int run_segment(const SegmentOptions& opts) {
+  const auto t0 = Clock::now();
+  std::vector<FileResult> files;
+  const std::string model_path = opts.model_path.empty() ? DefaultModelPath() : opts.model_path;
+  const std::string source =
+      opts.list_path.empty() ? "'" + opts.input_dir + "'" : "--list '" + opts.list_path + "'";
+  std::optional<Segmenter> segmenter;
+  try {
+    opts.Validate();
+    spdlog::debug("{}", opts.ToString());
+    if (model_path.empty()) {
+      throw ConfigError("no bundled model found; pass --model or set VOXSEX_MODEL");
+    }
+    files = opts.list_path.empty() ? ListAudioFiles(opts.input_dir, opts.recursive)
+                                   : ReadFileList(opts.list_path);
+    if (files.empty()) throw ConfigError("no audio files in " + source);
+    MarkBadIds(files);
+    if (!opts.shard.empty()) {
+      const Shard shard = *ParseShard(opts.shard);
+      files.erase(std::remove_if(files.begin(), files.end(),
+                                 [&shard](const FileResult& f) { return !InShard(f.id, shard); }),
+                  files.end());
+    }
+    ModelOptions mopts;
+    mopts.num_threads = opts.num_threads;
+    mopts.batch_size = opts.batch_size;
+    segmenter.emplace(GenderModel::Load(model_path, mopts), opts.segmenter);
+  } catch (const Error& e) {
+    spdlog::error("{}", e.what());
+    return 2;
+  }
+  spdlog::info("{} audio files from {}, model '{}'", files.size(), source, model_path);
+
+  std::vector<SegmentResult> results;
+  results.reserve(files.size());
+  ProgressReporter progress(files.size(), "files");
+  for (const FileResult& f : files) {
+    if (!f.error.empty()) {
+      SegmentResult r;
+      r.path = f.path;
+      r.id = f.id;
+      r.error = f.error;
+      results.push_back(std::move(r));
+    } else {
+      results.push_back(segmenter->SegmentFile(f.path));
+      results.back().id = f.id;
+    }
+    progress.Add();
+    if (!results.back().error.empty()) {
+      progress.ClearLine();
+      spdlog::error("{}", TsvField(results.back().error));
+    }
+  }
+  progress.Finish();
+
+  std::vector<const SegmentResult*> done;
+  std::size_t failed = 0;
+  for (const auto& r : results) {
+    if (r.done) {
+      done.push_back(&r);
+    } else {
+      ++failed;
+    }
+  }
+  std::vector<std::pair<std::string, std::string>> outputs;
+  outputs.emplace_back(opts.segments_path, SegmentsTsv(done));
+  if (!opts.summary_path.empty()) outputs.emplace_back(opts.summary_path, SegmentSummaryTsv(done));
+  if (!opts.rttm_path.empty()) outputs.emplace_back(opts.rttm_path, SegmentsRttm(done));
+  try {
+    if (!opts.textgrid_dir.empty()) {
+      std::error_code ec;
+      fs::create_directories(opts.textgrid_dir, ec);
+      if (!fs::is_directory(opts.textgrid_dir)) {
+        throw IoError("--textgrid '" + opts.textgrid_dir + "' is not a directory and cannot be made");
+      }
+      for (const SegmentResult* r : done) {
+        outputs.emplace_back((fs::path(opts.textgrid_dir) / (r->id + ".TextGrid")).string(),
+                             SegmentsTextGrid(*r));
+      }
+    }
+    WriteFilesAtomic(outputs);
+  } catch (const Error& e) {
+    spdlog::error("{}", e.what());
+    return 2;
+  }
+  double audio_s = 0.0;
+  for (const SegmentResult* r : done) audio_s += r->duration_s;
+  const double secs = std::chrono::duration<double>(Clock::now() - t0).count();
+  const std::string summary =
+      fmt::format("{} files: {} segmented, {} failed; {:.1f} s of audio in {:.2f} s ({:.0f}x real "
+                  "time)",
+                  results.size(), done.size(), failed, audio_s, secs, audio_s / std::max(secs, 1e-9));
+  if (failed > 0) {
+    spdlog::warn("{}", summary);
+    return 1;
+  }
+  spdlog::info("{}", summary);
+  return 0;
+}
+
+}  // namespace voxsex::cli

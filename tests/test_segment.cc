@@ -1,0 +1,319 @@
+// voxsex segment: the Segmenter on conversations made from the fixture clips (a male clip, 2 s of
+// silence, a female clip, 2 s of silence, a male clip), its output formats, and the command's
+// files and exit statuses.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "test_util.h"
+#include "voxsex/audio.h"
+#include "voxsex/error.h"
+#include "voxsex/model.h"
+#include "voxsex/segment.h"
+
+namespace fs = std::filesystem;
+using voxsex::test::Quote;
+using voxsex::test::ReadFile;
+using voxsex::test::RunVoxsex;
+
+namespace {
+
+const fs::path kData = VOXSEX_TEST_DATA;
+constexpr int kRate = 16000;
+
+// Writes mono 16 kHz samples as 16-bit PCM WAV.
+void WriteWav16(const fs::path& path, const std::vector<float>& x) {
+  std::ofstream out(path, std::ios::binary);
+  const auto u32 = [&out](std::uint32_t v) { out.write(reinterpret_cast<const char*>(&v), 4); };
+  const auto u16 = [&out](std::uint16_t v) { out.write(reinterpret_cast<const char*>(&v), 2); };
+  const auto bytes = static_cast<std::uint32_t>(2 * x.size());
+  out.write("RIFF", 4);
+  u32(36 + bytes);
+  out.write("WAVEfmt ", 8);
+  u32(16);
+  u16(1);
+  u16(1);
+  u32(kRate);
+  u32(2 * kRate);
+  u16(2);
+  u16(16);
+  out.write("data", 4);
+  u32(bytes);
+  for (float v : x) {
+    const auto s = static_cast<std::int16_t>(std::lround(std::max(-1.0f, std::min(1.0f, v)) * 32767));
+    u16(static_cast<std::uint16_t>(s));
+  }
+}
+
+// Uniform white noise at about `dbfs` RMS, deterministic (a 32-bit LCG).
+std::vector<float> Noise(std::size_t n, double dbfs, std::uint32_t seed) {
+  const double amp = std::pow(10.0, dbfs / 20.0) * std::sqrt(3.0);
+  std::vector<float> x(n);
+  for (auto& v : x) {
+    seed = seed * 1664525u + 1013904223u;
+    v = static_cast<float>(amp * (2.0 * (seed >> 8) / 16777216.0 - 1.0));
+  }
+  return x;
+}
+
+// The turns of Conversation(): [start_s, end_s) of each clip and its gender
+// (tests/data/expected_answers.tsv).
+struct Turn {
+  double start_s, end_s;
+  int gender;
+};
+
+// clip_3 (male, 4 s), 2 s silence, clip_4 (female, 4 s), 2 s silence, clip_5 (male, 3.4 s); the
+// silences hold noise at -70 dBFS so that no part is digital silence.
+std::vector<float> Conversation(std::vector<Turn>* turns) {
+  std::vector<float> x;
+  const std::pair<const char*, int> clips[] = {{"clip_3_wav16_16k_mono.wav", 0},
+                                               {"clip_4_mp3_48k_mono.mp3", 1},
+                                               {"clip_5_vorbis_22k05_mono.ogg", 0}};
+  std::uint32_t seed = 1;
+  for (const auto& [name, gender] : clips) {
+    if (!x.empty()) {
+      const auto gap = Noise(2 * kRate, -70.0, seed++);
+      x.insert(x.end(), gap.begin(), gap.end());
+    }
+    const voxsex::Audio a = voxsex::ReadAudio((kData / name).string());
+    const double start = static_cast<double>(x.size()) / kRate;
+    x.insert(x.end(), a.samples.begin(), a.samples.end());
+    turns->push_back({start, static_cast<double>(x.size()) / kRate, gender});
+  }
+  return x;
+}
+
+std::vector<std::vector<std::string>> Rows(const std::string& text, char sep = '\t') {
+  std::vector<std::vector<std::string>> rows;
+  std::istringstream in(text);
+  std::string line;
+  while (std::getline(in, line)) {
+    std::vector<std::string> fields;
+    std::istringstream l(line);
+    std::string f;
+    while (std::getline(l, f, sep)) fields.push_back(f);
+    rows.push_back(fields);
+  }
+  return rows;
+}
+
+// Checks the segments against the turns: labels in order male, female, male (one segment per
+// turn after merging), each inside its turn with 0.3 s of tolerance and covering at least 45%
+// of it (the clips hold pauses and leading/trailing silence: clip_4 has 2.3 s of speech in 4 s).
+void ExpectMatchesTurns(const std::vector<voxsex::Segment>& segs, const std::vector<Turn>& turns) {
+  ASSERT_EQ(segs.size(), turns.size());
+  for (std::size_t i = 0; i < turns.size(); ++i) {
+    SCOPED_TRACE("segment " + std::to_string(i));
+    EXPECT_EQ(segs[i].gender, turns[i].gender);
+    EXPECT_GE(segs[i].start_s, turns[i].start_s - 0.3);
+    EXPECT_LE(segs[i].end_s, turns[i].end_s + 0.3);
+    EXPECT_GE(segs[i].end_s - segs[i].start_s, 0.45 * (turns[i].end_s - turns[i].start_s));
+    EXPECT_EQ(segs[i].p_female >= 0.5f, turns[i].gender == 1) << segs[i].p_female;
+  }
+}
+
+voxsex::Segmenter LoadSegmenter(const voxsex::SegmenterOptions& opts = {}) {
+  voxsex::ModelOptions mopts;
+  mopts.num_threads = 1;
+  return voxsex::Segmenter(voxsex::GenderModel::Load(voxsex::DefaultModelPath(), mopts), opts);
+}
+
+TEST(SegmenterOptions, InvalidValuesThrow) {
+  voxsex::SegmenterOptions ok;
+  EXPECT_NO_THROW(ok.Validate());
+  auto bad = [](auto mutate) {
+    voxsex::SegmenterOptions o;
+    mutate(o);
+    EXPECT_THROW(o.Validate(), voxsex::ConfigError) << o.ToString();
+  };
+  bad([](auto& o) { o.window_s = 0.0; });
+  bad([](auto& o) { o.hop_s = 3.0; });  // longer than the window
+  bad([](auto& o) { o.vad_error = 0.5; });
+  bad([](auto& o) { o.switch_penalty = -1.0; });
+  bad([](auto& o) { o.min_segment_s = std::nan(""); });
+  bad([](auto& o) { o.vad_dynamic_range_db = -3.0; });
+}
+
+TEST(SegmentFormats, TsvSummaryRttmTextGrid) {
+  voxsex::SegmentResult b;
+  b.id = "b";
+  b.duration_s = 10.0;
+  b.done = true;
+  b.segments = {{1.0, 3.5, 0, 0.1f}, {3.5, 6.25, 1, 0.9f}};
+  voxsex::SegmentResult a;
+  a.id = "a";
+  a.duration_s = 5.0;
+  a.done = true;
+  const std::vector<const voxsex::SegmentResult*> done = {&b, &a};
+  EXPECT_EQ(voxsex::SegmentsTsv(done),
+            "id\tstart_s\tend_s\tlabel\tp_female\n"
+            "b\t1.00\t3.50\tmale\t0.1000\n"
+            "b\t3.50\t6.25\tfemale\t0.9000\n");
+  EXPECT_EQ(voxsex::SegmentSummaryTsv(done),
+            "id\tduration_s\tspeech_s\tmale_s\tfemale_s\tfemale_share\n"
+            "a\t5.00\t0.00\t0.00\t0.00\t-\n"
+            "b\t10.00\t5.25\t2.50\t2.75\t0.5238\n");
+  EXPECT_EQ(voxsex::SegmentsRttm(done),
+            "SPEAKER b 1 1.000 2.500 <NA> <NA> male <NA> <NA>\n"
+            "SPEAKER b 1 3.500 2.750 <NA> <NA> female <NA> <NA>\n");
+  const std::string grid = voxsex::SegmentsTextGrid(b);
+  EXPECT_NE(grid.find("intervals: size = 4 \n"), std::string::npos) << grid;
+  EXPECT_NE(grid.find("intervals [4]:\n            xmin = 6.25 \n            xmax = 10 \n"
+                      "            text = \"\" \n"),
+            std::string::npos)
+      << grid;
+  const std::string empty = voxsex::SegmentsTextGrid(a);
+  EXPECT_NE(empty.find("intervals: size = 1 \n"), std::string::npos) << empty;
+}
+
+// The file streamed in short blocks gives the segments of the samples segmented at once, and
+// those match the turns.
+TEST(Segmenter, ConversationLabelsAndBoundaries) {
+  std::vector<Turn> turns;
+  const std::vector<float> x = Conversation(&turns);
+  const fs::path dir = voxsex::test::FreshDir("segment_lib");
+  WriteWav16(dir / "conv.wav", x);
+  voxsex::SegmenterOptions opts;
+  opts.vad_block_s = 4.0;  // several blocks and audio chunks per file
+  const voxsex::Segmenter seg = LoadSegmenter(opts);
+  const voxsex::SegmentResult r = seg.SegmentFile((dir / "conv.wav").string());
+  ASSERT_TRUE(r.done) << r.error;
+  EXPECT_EQ(r.id, "conv");
+  EXPECT_NEAR(r.duration_s, static_cast<double>(x.size()) / kRate, 1e-3);
+  ExpectMatchesTurns(r.segments, turns);
+  // WAV 16-bit quantisation aside, the same audio in one piece gives the same labels.
+  const std::vector<voxsex::Segment> whole = seg.SegmentSamples(x);
+  ASSERT_EQ(whole.size(), r.segments.size());
+  for (std::size_t i = 0; i < whole.size(); ++i) {
+    EXPECT_EQ(whole[i].gender, r.segments[i].gender) << i;
+    EXPECT_NEAR(whole[i].start_s, r.segments[i].start_s, 0.05) << i;
+    EXPECT_NEAR(whole[i].end_s, r.segments[i].end_s, 0.05) << i;
+  }
+}
+
+TEST(Segmenter, LowLevelNoiseHasNoSegments) {
+  const voxsex::Segmenter seg = LoadSegmenter();
+  EXPECT_TRUE(seg.SegmentSamples(Noise(10 * kRate, -50.0, 7)).empty());
+}
+
+TEST(SegmentCli, OutputsAndBrokenFile) {
+  std::vector<Turn> turns;
+  const std::vector<float> x = Conversation(&turns);
+  const fs::path dir = voxsex::test::FreshDir("segment_cli");
+  const fs::path in = dir / "in";
+  fs::create_directories(in);
+  WriteWav16(in / "conv.wav", x);
+  WriteWav16(in / "noise.wav", Noise(8 * kRate, -50.0, 3));
+  std::ofstream(in / "broken.wav") << "RIFF but not a wave file";
+  const fs::path out = dir / "out";
+  fs::create_directories(out);
+  const auto r = RunVoxsex("segment " + Quote(in.string()) + " " + Quote((out / "seg.tsv").string()) +
+                               " --summary " + Quote((out / "summary.tsv").string()) + " --rttm " +
+                               Quote((out / "seg.rttm").string()) + " --textgrid " +
+                               Quote((out / "grids").string()) + " --threads 1",
+                           dir);
+  EXPECT_EQ(r.status, 1) << r.err;
+  EXPECT_NE(r.err.find("broken.wav"), std::string::npos) << r.err;
+  EXPECT_TRUE(voxsex::test::TempFilesIn(out).empty());
+
+  // segments.tsv: the conversation's turns; the noise file has none.
+  const auto seg = Rows(ReadFile(out / "seg.tsv"));
+  ASSERT_GE(seg.size(), 2u);
+  EXPECT_EQ(seg[0], (std::vector<std::string>{"id", "start_s", "end_s", "label", "p_female"}));
+  std::vector<voxsex::Segment> segs;
+  for (std::size_t i = 1; i < seg.size(); ++i) {
+    ASSERT_EQ(seg[i].size(), 5u);
+    EXPECT_EQ(seg[i][0], "conv");
+    ASSERT_TRUE(seg[i][3] == "male" || seg[i][3] == "female") << seg[i][3];
+    segs.push_back({std::stod(seg[i][1]), std::stod(seg[i][2]), seg[i][3] == "female" ? 1 : 0,
+                    std::stof(seg[i][4])});
+  }
+  ExpectMatchesTurns(segs, turns);
+
+  // summary.tsv: one row per segmented file, sums of the segments.
+  const auto sum = Rows(ReadFile(out / "summary.tsv"));
+  ASSERT_EQ(sum.size(), 3u);
+  EXPECT_EQ(sum[1][0], "conv");
+  double male = 0.0, female = 0.0;
+  for (const auto& s : segs) (s.gender == 1 ? female : male) += s.end_s - s.start_s;
+  EXPECT_NEAR(std::stod(sum[1][1]), static_cast<double>(x.size()) / kRate, 0.01);
+  EXPECT_NEAR(std::stod(sum[1][2]), male + female, 0.03);
+  EXPECT_NEAR(std::stod(sum[1][3]), male, 0.03);
+  EXPECT_NEAR(std::stod(sum[1][4]), female, 0.03);
+  EXPECT_NEAR(std::stod(sum[1][5]), female / (male + female), 0.01);
+  EXPECT_EQ(sum[2], (std::vector<std::string>{"noise", "8.00", "0.00", "0.00", "0.00", "-"}));
+
+  // RTTM: one line per segment.
+  const auto rttm = Rows(ReadFile(out / "seg.rttm"), ' ');
+  ASSERT_EQ(rttm.size(), segs.size());
+  for (std::size_t i = 0; i < rttm.size(); ++i) {
+    ASSERT_EQ(rttm[i].size(), 10u);
+    EXPECT_EQ(rttm[i][0], "SPEAKER");
+    EXPECT_EQ(rttm[i][1], "conv");
+    EXPECT_EQ(rttm[i][2], "1");
+    EXPECT_NEAR(std::stod(rttm[i][3]), segs[i].start_s, 0.006);
+    EXPECT_NEAR(std::stod(rttm[i][4]), segs[i].end_s - segs[i].start_s, 0.011);
+    EXPECT_EQ(rttm[i][7], segs[i].gender == 1 ? "female" : "male");
+    for (int k : {5, 6, 8, 9}) EXPECT_EQ(rttm[i][k], "<NA>");
+  }
+
+  // TextGrid (Praat long text format): header, one IntervalTier, contiguous intervals from 0 to
+  // the duration whose non-empty texts are the segments.
+  ASSERT_TRUE(fs::exists(out / "grids" / "noise.TextGrid"));
+  EXPECT_FALSE(fs::exists(out / "grids" / "broken.TextGrid"));
+  const auto lines = Rows(ReadFile(out / "grids" / "conv.TextGrid"), '\n');
+  ASSERT_GE(lines.size(), 20u);
+  auto line = [&lines](std::size_t i) { return lines[i].empty() ? std::string() : lines[i][0]; };
+  EXPECT_EQ(line(0), "File type = \"ooTextFile\"");
+  EXPECT_EQ(line(1), "Object class = \"TextGrid\"");
+  EXPECT_EQ(line(3), "xmin = 0 ");
+  const double xmax = std::stod(line(4).substr(7));
+  EXPECT_NEAR(xmax, static_cast<double>(x.size()) / kRate, 0.001);
+  EXPECT_EQ(line(5), "tiers? <exists> ");
+  EXPECT_EQ(line(6), "size = 1 ");
+  EXPECT_EQ(line(9), "        class = \"IntervalTier\" ");
+  EXPECT_EQ(line(10), "        name = \"gender\" ");
+  const int n = std::stoi(line(13).substr(line(13).find('=') + 1));
+  ASSERT_EQ(lines.size(), 14u + 4u * static_cast<std::size_t>(n));
+  double prev = 0.0;
+  std::size_t labelled = 0;
+  for (int i = 0; i < n; ++i) {
+    const std::size_t at = 14 + 4 * static_cast<std::size_t>(i);
+    EXPECT_EQ(line(at), "        intervals [" + std::to_string(i + 1) + "]:");
+    const double a = std::stod(line(at + 1).substr(line(at + 1).find('=') + 1));
+    const double b = std::stod(line(at + 2).substr(line(at + 2).find('=') + 1));
+    const std::string text = line(at + 3).substr(line(at + 3).find('=') + 2);
+    EXPECT_DOUBLE_EQ(a, prev) << "interval " << i + 1;
+    EXPECT_LT(a, b) << "interval " << i + 1;
+    prev = b;
+    if (text != "\"\" ") {
+      ASSERT_LT(labelled, segs.size());
+      EXPECT_EQ(text, segs[labelled].gender == 1 ? "\"female\" " : "\"male\" ");
+      EXPECT_NEAR(a, segs[labelled].start_s, 0.006);
+      ++labelled;
+    }
+  }
+  EXPECT_DOUBLE_EQ(prev, xmax);
+  EXPECT_EQ(labelled, segs.size());
+}
+
+TEST(SegmentCli, UsageErrorsExit2) {
+  const fs::path dir = voxsex::test::FreshDir("segment_usage");
+  EXPECT_EQ(RunVoxsex("segment " + Quote((dir / "missing").string()) + " seg.tsv", dir).status, 2);
+  EXPECT_EQ(RunVoxsex("segment " + Quote(kData.string()) + " " + Quote((dir / "s.tsv").string()) +
+                          " --hop 5 --window 2",
+                      dir)
+                .status,
+            2);
+  EXPECT_FALSE(fs::exists(dir / "s.tsv"));
+}
+
+}  // namespace
