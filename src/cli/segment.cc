@@ -161,7 +161,7 @@ int run_segment(const SegmentOptions& opts) {
       SegmentResult r;
       r.path = f.path;
       r.id = f.id;
-      r.error = f.error;
+      r.error = "cannot segment '" + f.path + "': " + f.error;  // e.g. a shared id
       results.push_back(std::move(r));
     } else {
       results.push_back(segmenter->SegmentFile(f.path));
