@@ -135,6 +135,26 @@ bool InShard(const std::string& id, const Shard& shard) {
          static_cast<std::uint64_t>(shard.index - 1);
 }
 
+std::vector<FileResult> GatherInputs(const std::string& dir, const std::string& list_path,
+                                     bool recursive, const std::string& shard) {
+  std::vector<FileResult> files =
+      list_path.empty() ? ListAudioFiles(dir, recursive) : ReadFileList(list_path);
+  if (files.empty()) {
+    throw ConfigError("no audio files in " +
+                      (list_path.empty() ? "'" + dir + "'" : "--list '" + list_path + "'"));
+  }
+  MarkBadIds(files);
+  if (shard.empty()) return files;
+  const std::optional<Shard> s = ParseShard(shard);
+  if (!s) throw ConfigError("--shard must be K/N with whole numbers 1 <= K <= N, not '" + shard + "'");
+  const std::size_t listed = files.size();
+  files.erase(std::remove_if(files.begin(), files.end(),
+                             [&s](const FileResult& f) { return !InShard(f.id, *s); }),
+              files.end());
+  spdlog::info("shard {}/{}: {} of {} files", s->index, s->count, files.size(), listed);
+  return files;
+}
+
 std::string AnswersTsv(const std::vector<const FileResult*>& classified) {
   std::string text;
   for (const FileResult* f : classified) text += fmt::format("{}\t{}\n", f->id, f->gender);

@@ -27,34 +27,11 @@
 namespace fs = std::filesystem;
 using voxsex::test::Quote;
 using voxsex::test::RunVoxsex;
+using voxsex::test::WriteWav16;
 
 namespace {
 
 const fs::path kData = VOXSEX_TEST_DATA;
-
-// Writes mono 16 kHz samples as 16-bit PCM WAV.
-void WriteWav16(const fs::path& path, const std::vector<float>& x) {
-  std::ofstream out(path, std::ios::binary);
-  const auto u32 = [&out](std::uint32_t v) { out.write(reinterpret_cast<const char*>(&v), 4); };
-  const auto u16 = [&out](std::uint16_t v) { out.write(reinterpret_cast<const char*>(&v), 2); };
-  const auto bytes = static_cast<std::uint32_t>(2 * x.size());
-  out.write("RIFF", 4);
-  u32(36 + bytes);
-  out.write("WAVEfmt ", 8);
-  u32(16);
-  u16(1);
-  u16(1);
-  u32(16000);
-  u32(32000);
-  u16(2);
-  u16(16);
-  out.write("data", 4);
-  u32(bytes);
-  for (float v : x) {
-    const auto s = static_cast<std::int16_t>(std::lround(std::max(-1.0f, std::min(1.0f, v)) * 32767));
-    u16(static_cast<std::uint16_t>(s));
-  }
-}
 
 // Four files of 14-31 s (two to four model windows of 10 s), each the fixture clips one after
 // another from a different start, with targets 0, 1, 0, 1; returns the directory.

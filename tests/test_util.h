@@ -3,6 +3,9 @@
 
 #include <unistd.h>
 
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -109,6 +112,38 @@ inline std::map<std::string, double> ReadPFemale(const std::filesystem::path& sc
     p[id] = std::stod(value);
   }
   return p;
+}
+
+// Writes mono samples as a 16-bit PCM WAV file (little-endian) at sample_rate_hz; samples are
+// clamped to [-1, 1] and scaled by 32767.
+inline void WriteWav16(const std::filesystem::path& path, const std::vector<float>& samples,
+                       int sample_rate_hz = 16000) {
+  std::ofstream f(path, std::ios::binary);
+  const auto u16 = [&f](std::uint16_t v) {
+    const char b[2] = {static_cast<char>(v & 0xff), static_cast<char>(v >> 8)};
+    f.write(b, 2);
+  };
+  const auto u32 = [&u16](std::uint32_t v) {
+    u16(static_cast<std::uint16_t>(v & 0xffff));
+    u16(static_cast<std::uint16_t>(v >> 16));
+  };
+  const auto data_bytes = static_cast<std::uint32_t>(samples.size() * 2);
+  f.write("RIFF", 4);
+  u32(36 + data_bytes);
+  f.write("WAVEfmt ", 8);
+  u32(16);
+  u16(1);  // PCM
+  u16(1);  // mono
+  u32(static_cast<std::uint32_t>(sample_rate_hz));
+  u32(static_cast<std::uint32_t>(sample_rate_hz) * 2);
+  u16(2);
+  u16(16);
+  f.write("data", 4);
+  u32(data_bytes);
+  for (float x : samples) {
+    const float c = std::clamp(x, -1.0f, 1.0f);
+    u16(static_cast<std::uint16_t>(static_cast<std::int16_t>(std::lround(c * 32767.0f))));
+  }
 }
 
 // The bundled model in the source tree.

@@ -40,6 +40,13 @@ std::optional<Shard> ParseShard(const std::string& text);
 // deterministic partition (http://www.isthe.com/chongo/tech/comp/fnv/).
 bool InShard(const std::string& id, const Shard& shard);
 
+// The files a run takes, as predict and segment gather them: ListAudioFiles(dir, recursive) when
+// `dir` is given, else ReadFileList(list_path); MarkBadIds; then, with a `shard` ("K/N", "" =
+// all), only the files InShard keeps (logged: how many of how many). Throws ConfigError when
+// there is no input file, when the directory or list cannot be read, or for a malformed shard.
+std::vector<FileResult> GatherInputs(const std::string& dir, const std::string& list_path,
+                                     bool recursive, const std::string& shard);
+
 // answers.tsv: `id<TAB>gender` for each classified file, sorted by id (the bytes WriteAnswers
 // writes).
 std::string AnswersTsv(const std::vector<const FileResult*>& classified);

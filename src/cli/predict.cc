@@ -176,18 +176,7 @@ int run_predict(const PredictOptions& opts) {
     if (model_path.empty()) {
       throw ConfigError("no bundled model found; pass --model or set VOXSEX_MODEL");
     }
-    files = opts.list_path.empty() ? ListAudioFiles(opts.input_dir, opts.recursive)
-                                   : ReadFileList(opts.list_path);
-    if (files.empty()) throw ConfigError("no audio files in " + source);
-    MarkBadIds(files);
-    if (!opts.shard.empty()) {
-      const Shard shard = *ParseShard(opts.shard);
-      const std::size_t listed = files.size();
-      files.erase(std::remove_if(files.begin(), files.end(),
-                                 [&shard](const FileResult& f) { return !InShard(f.id, shard); }),
-                  files.end());
-      spdlog::info("shard {}/{}: {} of {} files", shard.index, shard.count, files.size(), listed);
-    }
+    files = GatherInputs(opts.input_dir, opts.list_path, opts.recursive, opts.shard);
     ClassifierOptions copts;
     copts.model.num_threads = opts.num_threads;
     copts.model.batch_size = opts.batch_size;

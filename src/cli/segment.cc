@@ -133,16 +133,7 @@ int run_segment(const SegmentOptions& opts) {
     if (model_path.empty()) {
       throw ConfigError("no bundled model found; pass --model or set VOXSEX_MODEL");
     }
-    files = opts.list_path.empty() ? ListAudioFiles(opts.input_dir, opts.recursive)
-                                   : ReadFileList(opts.list_path);
-    if (files.empty()) throw ConfigError("no audio files in " + source);
-    MarkBadIds(files);
-    if (!opts.shard.empty()) {
-      const Shard shard = *ParseShard(opts.shard);
-      files.erase(std::remove_if(files.begin(), files.end(),
-                                 [&shard](const FileResult& f) { return !InShard(f.id, shard); }),
-                  files.end());
-    }
+    files = GatherInputs(opts.input_dir, opts.list_path, opts.recursive, opts.shard);
     ModelOptions mopts;
     mopts.num_threads = opts.num_threads;
     mopts.batch_size = opts.batch_size;
