@@ -66,7 +66,7 @@ int MakeEnsemble(const EnsembleOptions& opts) {
     const bool drops = c.vad && c.vad->drop_non_speech;
     if (i == 0) {
       card = c;
-    } else if (!(c.front_end.ToString() == card.front_end.ToString()) ||
+    } else if (!(c.front_end == card.front_end) ||
                drops != (card.vad && card.vad->drop_non_speech)) {
       throw ModelError("model '" + path + "' has another front end or speech-frame dropping "
                        "(vad.drop_non_speech) than '" + opts.model_paths[0] +
