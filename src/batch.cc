@@ -180,6 +180,18 @@ std::string ErrorsTsv(const std::vector<const FileResult*>& failed) {
   return text;
 }
 
+std::vector<const FileResult*> FailedFiles(const std::vector<FileResult>& files,
+                                           const FileResult* stopped_at) {
+  if (stopped_at != nullptr) return {stopped_at};
+  std::vector<const FileResult*> failed;
+  for (const FileResult& f : files) {
+    if (!f.error.empty()) failed.push_back(&f);
+  }
+  std::sort(failed.begin(), failed.end(),
+            [](const FileResult* a, const FileResult* b) { return a->path < b->path; });
+  return failed;
+}
+
 std::string TsvField(const std::string& text) {
   std::string out;
   out.reserve(text.size());

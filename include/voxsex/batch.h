@@ -1,5 +1,6 @@
 // The batch pipeline around the Classifier: which files a run classifies (a directory, a list, a
-// shard of either) and the text of its outputs (answers.tsv, scores.tsv, errors.tsv).
+// shard of either), which of them failed, and the text of its outputs (answers.tsv, scores.tsv,
+// errors.tsv).
 #pragma once
 
 #include <cstdint>
@@ -59,6 +60,13 @@ std::string ScoresTsv(const std::vector<const FileResult*>& classified);
 // errors.tsv: the header `path reason`, then one row per failed file in the given order, fields
 // escaped by TsvField.
 std::string ErrorsTsv(const std::vector<const FileResult*>& failed);
+
+// The failed files of a run (predict, segment), as --errors and the run's summary list them: the
+// files of `files` with an error, sorted by path. When a --fail-fast run stopped at `stopped_at`
+// (one of `files`), that file alone: the files after it were not run, and other files of its
+// chunk may have failed unreported.
+std::vector<const FileResult*> FailedFiles(const std::vector<FileResult>& files,
+                                           const FileResult* stopped_at = nullptr);
 
 // `text` as one TSV field on one line: backslash, tab, CR and LF escaped as \\, \t, \r, \n.
 std::string TsvField(const std::string& text);

@@ -8,12 +8,9 @@
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <atomic>
-#include <cerrno>
 #include <chrono>
 #include <cmath>
 #include <cstdint>
-#include <cstdio>
-#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -22,6 +19,7 @@
 #include <set>
 #include <thread>
 
+#include "cli/batch_end.h"
 #include "cli/progress.h"
 #include "voxsex/batch.h"
 #include "voxsex/classifier.h"
@@ -39,26 +37,6 @@ constexpr const char* kUsage =
     "usage: voxsex predict DIR ANSWERS, or voxsex predict --list FILE ANSWERS (ANSWERS may be - "
     "for stdout)";
 
-// Writes `content` to stdout when `path` is "-", else atomically to `path`.
-// Throws IoError on failure.
-void WriteOutput(const std::string& path, const std::string& content) {
-  if (path != "-") {
-    WriteFileAtomic(path, content);
-    return;
-  }
-  if (std::fwrite(content.data(), 1, content.size(), stdout) != content.size() ||
-      std::fflush(stdout) != 0) {
-    throw IoError(std::string("cannot write to stdout: ") + std::strerror(errno));
-  }
-}
-
-std::string Describe(const std::string& path) { return path == "-" ? "stdout" : "'" + path + "'"; }
-
-// "answers in 'a.tsv'", "answers on stdout".
-std::string Where(const std::string& what, const std::string& path) {
-  return what + (path == "-" ? " on " : " in ") + Describe(path);
-}
-
 }  // namespace
 
 void PredictOptions::Validate() const {
@@ -75,14 +53,9 @@ void PredictOptions::Validate() const {
   }
   if (recursive && input_dir.empty()) throw ConfigError("--recursive needs DIR, not --list");
   if (!scores_path.empty() && scores_path == answers_path) {
-    throw ConfigError("--scores and ANSWERS are the same (" + Describe(answers_path) + ")");
+    throw ConfigError("--scores and ANSWERS are the same (" + DescribeOutput(answers_path) + ")");
   }
-  if (errors_path == "-") {
-    throw ConfigError("--errors needs a file name (the errors are on stderr already)");
-  }
-  if (!errors_path.empty() && (errors_path == answers_path || errors_path == scores_path)) {
-    throw ConfigError("--errors '" + errors_path + "' is also ANSWERS or --scores");
-  }
+  CheckErrorsPath(errors_path, {answers_path, scores_path}, "ANSWERS or --scores");
   if (!shard.empty() && !ParseShard(shard)) {
     throw ConfigError("--shard must be K/N with whole numbers 1 <= K <= N (e.g. 2/8), not '" +
                       shard + "'");
@@ -213,10 +186,8 @@ int run_predict(const PredictOptions& opts) {
   progress.Finish();
 
   std::vector<const FileResult*> classified;
-  std::vector<const FileResult*> failed;
   for (const auto& f : files) {
     if (f.classified()) classified.push_back(&f);
-    if (!f.error.empty()) failed.push_back(&f);
   }
   if (classified.empty() && model_failures > 0 && !opts.fail_fast) {  // a broken model
     spdlog::error("the model failed on every file; nothing written");
@@ -224,61 +195,26 @@ int run_predict(const PredictOptions& opts) {
   }
   std::sort(classified.begin(), classified.end(),
             [](const FileResult* a, const FileResult* b) { return a->id < b->id; });
-  std::sort(failed.begin(), failed.end(),
-            [](const FileResult* a, const FileResult* b) { return a->path < b->path; });
-  const bool stopped = opts.fail_fast && first_failure != nullptr;
-  if (stopped) failed = {first_failure};  // other files of its chunk may have failed unreported
 
-  std::vector<std::pair<std::string, std::string>> outputs;  // (path or "-", content)
-  if (!stopped) {
-    outputs.emplace_back(opts.answers_path, AnswersTsv(classified));
-    if (!opts.scores_path.empty()) outputs.emplace_back(opts.scores_path, ScoresTsv(classified));
-  }
-  if (!opts.errors_path.empty()) outputs.emplace_back(opts.errors_path, ErrorsTsv(failed));
-  try {
-    // Files first, as one step (all or none replaced), then anything bound for stdout.
-    std::vector<std::pair<std::string, std::string>> files_out;
-    for (const auto& o : outputs) {
-      if (o.first != "-") files_out.push_back(o);
-    }
-    WriteFilesAtomic(files_out);
-    for (const auto& o : outputs) {
-      if (o.first == "-") WriteOutput(o.first, o.second);
-    }
-  } catch (const Error& e) {
-    spdlog::error("{}", e.what());
-    return 2;
-  }
-
-  const double secs = std::chrono::duration<double>(Clock::now() - t0).count();
-  std::string where;
-  for (const auto& [path, what] : {std::pair{opts.answers_path, "answers"},
-                                   std::pair{opts.scores_path, "scores"},
-                                   std::pair{opts.errors_path, "errors"}}) {
-    if (path.empty() || (stopped && std::string(what) != "errors")) continue;
-    where += (where.empty() ? "; " : ", ") + Where(what, path);
-  }
-  if (stopped) {
-    spdlog::error("stopped at the first failure (--fail-fast) after {:.2f} s: {}; {} and scores "
-                  "not written{}",
-                  secs, TsvField(first_failure->path), Describe(opts.answers_path), where);
-    return 1;
-  }
-  const std::string summary = fmt::format("{} files: {} classified, {} failed", files.size(),
-                                          classified.size(), failed.size());
-  if (!failed.empty()) {
-    constexpr std::size_t kListed = 10;
-    std::string names;
-    for (std::size_t i = 0; i < std::min(kListed, failed.size()); ++i) {
-      names += (i ? ", " : "") + TsvField(failed[i]->path);
-    }
-    if (failed.size() > kListed) names += fmt::format(" and {} more", failed.size() - kListed);
-    spdlog::warn("{} ({:.2f} s){}; failed: {}", summary, secs, where, names);
-    return 1;
-  }
-  spdlog::info("{} ({:.2f} s, {:.1f} files/s){}", summary, secs,
-               classified.size() / std::max(secs, 1e-9), where);
-  return 0;
+  BatchEnd end;
+  end.outputs.emplace_back("answers", opts.answers_path);
+  if (!opts.scores_path.empty()) end.outputs.emplace_back("scores", opts.scores_path);
+  end.contents = [&opts, &classified] {
+    std::vector<std::pair<std::string, std::string>> out{
+        {opts.answers_path, AnswersTsv(classified)}};
+    if (!opts.scores_path.empty()) out.emplace_back(opts.scores_path, ScoresTsv(classified));
+    return out;
+  };
+  end.errors_path = opts.errors_path;
+  end.stopped_at = opts.fail_fast ? first_failure : nullptr;
+  end.failed = FailedFiles(files, end.stopped_at);
+  end.summary = fmt::format("{} files: {} classified, {} failed", files.size(), classified.size(),
+                            end.failed.size());
+  end.speed = [n = classified.size()](double secs) {
+    return fmt::format("{:.1f} files/s", n / std::max(secs, 1e-9));
+  };
+  end.start = t0;
+  return FinishBatch(end);
 }
 
 }  // namespace voxsex::cli
