@@ -8,6 +8,9 @@
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
+#include <map>
+#include <set>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -282,6 +285,152 @@ TEST(SegmentCli, OutputsAndBrokenFile) {
   EXPECT_EQ(labelled, segs.size());
 }
 
+// The errors of `stderr_text`: its `[error] ` lines without that prefix.
+std::vector<std::string> ErrorLines(const std::string& stderr_text) {
+  std::vector<std::string> errors;
+  for (const auto& row : Rows(stderr_text, '\n')) {
+    if (!row.empty() && row[0].rfind("[error] ", 0) == 0) errors.push_back(row[0].substr(8));
+  }
+  return errors;
+}
+
+// A directory `in` of a broken file between two good ones, in path order: a_good.wav,
+// b_broken.wav, c_good.wav (c_good.wav a copy of the male clip, a_good.wav of the female one);
+// with `second_broken`, d_broken.wav after them.
+fs::path BrokenBetweenGood(const fs::path& dir, bool second_broken) {
+  const fs::path in = dir / "in";
+  fs::create_directories(in);
+  fs::copy_file(kData / "clip_4_mp3_48k_mono.mp3", in / "a_good.mp3");
+  std::ofstream(in / "b_broken.wav") << "RIFF but not a wave file";
+  fs::copy_file(kData / "clip_3_wav16_16k_mono.wav", in / "c_good.wav");
+  if (second_broken) std::ofstream(in / "d_broken.wav") << "not audio at all";
+  return in;
+}
+
+// --errors: the broken file with its reason (the line stderr gave), the good files still
+// segmented and written, status 1: predict's errors.tsv and status for the same files.
+TEST(SegmentCli, ErrorsFileNamesTheBrokenFileAndTheOthersAreWritten) {
+  const fs::path dir = voxsex::test::FreshDir("segment_errors");
+  const fs::path in = BrokenBetweenGood(dir, false);
+  const fs::path out = dir / "out";
+  fs::create_directories(out);
+  { std::ofstream(out / "e.tsv") << "stale\trow from an earlier run\n"; }
+  const auto r = RunVoxsex("segment " + Quote(in.string()) + " " +
+                               Quote((out / "seg.tsv").string()) + " --summary " +
+                               Quote((out / "summary.tsv").string()) + " --errors " +
+                               Quote((out / "e.tsv").string()) + " --threads 1",
+                           dir);
+  EXPECT_EQ(r.status, 1) << r.err;
+  const std::string broken = (in / "b_broken.wav").string();
+  const auto errors = Rows(ReadFile(out / "e.tsv"));
+  ASSERT_EQ(errors.size(), 2u) << ReadFile(out / "e.tsv");
+  EXPECT_EQ(errors[0], (std::vector<std::string>{"path", "reason"}));
+  ASSERT_EQ(errors[1].size(), 2u);
+  EXPECT_EQ(errors[1][0], broken);
+  EXPECT_NE(errors[1][1].find("'" + broken + "': "), std::string::npos) << errors[1][1];
+  EXPECT_GT(errors[1][1].size(), broken.size() + 6) << "no reason: " << errors[1][1];
+  EXPECT_EQ(ErrorLines(r.err), std::vector<std::string>{errors[1][1]}) << r.err;
+  EXPECT_NE(r.err.find("3 files: 2 segmented, 1 failed"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("errors in '" + (out / "e.tsv").string() + "'"), std::string::npos)
+      << r.err;
+  EXPECT_NE(r.err.find("failed: " + broken), std::string::npos) << r.err;
+  EXPECT_TRUE(voxsex::test::TempFilesIn(out).empty());
+
+  // The good files are segmented: a_good (female) and c_good (male) have segments of their
+  // gender, and one summary row each.
+  std::map<std::string, std::set<std::string>> labels;
+  for (const auto& row : Rows(ReadFile(out / "seg.tsv"))) {
+    ASSERT_EQ(row.size(), 5u);
+    if (row[0] != "id") labels[row[0]].insert(row[3]);
+  }
+  EXPECT_EQ(labels, (std::map<std::string, std::set<std::string>>{{"a_good", {"female"}},
+                                                                  {"c_good", {"male"}}}));
+  const auto summary = Rows(ReadFile(out / "summary.tsv"));
+  ASSERT_EQ(summary.size(), 3u);
+  EXPECT_EQ(summary[1][0], "a_good");
+  EXPECT_EQ(summary[2][0], "c_good");
+
+  // predict on the same files: the same status and the same errors.tsv.
+  const auto p = RunVoxsex("predict " + Quote(in.string()) + " " +
+                               Quote((out / "answers.tsv").string()) + " --errors " +
+                               Quote((out / "p.tsv").string()) + " --threads 1",
+                           dir);
+  EXPECT_EQ(p.status, r.status) << p.err;
+  EXPECT_EQ(ReadFile(out / "p.tsv"), ReadFile(out / "e.tsv"));
+}
+
+// --fail-fast: the run stops at b_broken.wav (d_broken.wav is never reached, so never reported),
+// writes --errors with that one failure and nothing else (the previous segments.tsv stays, the
+// summary and TextGrids are not made, no temporary file is left), status 1: as predict.
+TEST(SegmentCli, FailFastStopsAtTheFirstFailureAndWritesOnlyErrors) {
+  const fs::path dir = voxsex::test::FreshDir("segment_fail_fast");
+  const fs::path in = BrokenBetweenGood(dir, true);
+  const fs::path out = dir / "out";
+  fs::create_directories(out);
+  { std::ofstream(out / "seg.tsv") << "previous\n"; }
+  const auto r = RunVoxsex("segment " + Quote(in.string()) + " " +
+                               Quote((out / "seg.tsv").string()) + " --summary " +
+                               Quote((out / "summary.tsv").string()) + " --textgrid " +
+                               Quote((out / "grids").string()) + " --errors " +
+                               Quote((out / "e.tsv").string()) + " --fail-fast --threads 1",
+                           dir);
+  EXPECT_EQ(r.status, 1) << r.err;
+  const std::string broken = (in / "b_broken.wav").string();
+  const std::string errors_tsv = ReadFile(out / "e.tsv");
+  const auto errors = Rows(errors_tsv);
+  ASSERT_EQ(errors.size(), 2u) << errors_tsv;
+  EXPECT_EQ(errors[1].at(0), broken);
+  EXPECT_NE(errors[1].at(1).find("'" + broken + "': "), std::string::npos) << errors[1][1];
+  EXPECT_EQ(ReadFile(out / "seg.tsv"), "previous\n");
+  EXPECT_FALSE(fs::exists(out / "summary.tsv"));
+  EXPECT_FALSE(fs::exists(out / "grids"));
+  EXPECT_TRUE(voxsex::test::TempFilesIn(out).empty());
+  const auto lines = ErrorLines(r.err);
+  ASSERT_EQ(lines.size(), 2u) << r.err;  // the failure, then the stop
+  EXPECT_EQ(lines[0], errors[1][1]);
+  EXPECT_EQ(lines[1].rfind("stopped at the first failure (--fail-fast) after ", 0), 0u) << lines[1];
+  EXPECT_NE(lines[1].find(broken + "; '" + (out / "seg.tsv").string() +
+                          "', summary and TextGrids not written; errors in '" +
+                          (out / "e.tsv").string() + "'"),
+            std::string::npos)
+      << lines[1];
+  EXPECT_EQ(r.err.find("d_broken.wav"), std::string::npos) << r.err;
+
+  // Without --errors the stop is the same, and nothing is written at all.
+  fs::remove(out / "e.tsv");
+  const auto q = RunVoxsex("segment " + Quote(in.string()) + " " +
+                               Quote((out / "seg.tsv").string()) + " --fail-fast --threads 1",
+                           dir);
+  EXPECT_EQ(q.status, 1) << q.err;
+  EXPECT_EQ(ReadFile(out / "seg.tsv"), "previous\n");
+  EXPECT_EQ(std::distance(fs::directory_iterator(out), fs::directory_iterator()), 1);  // seg.tsv
+
+  // predict on the same files: the same status and the same errors.tsv.
+  const auto p = RunVoxsex("predict " + Quote(in.string()) + " " +
+                               Quote((out / "answers.tsv").string()) + " --errors " +
+                               Quote((out / "p.tsv").string()) + " --fail-fast --threads 1",
+                           dir);
+  EXPECT_EQ(p.status, r.status) << p.err;
+  EXPECT_EQ(ReadFile(out / "p.tsv"), errors_tsv);
+  EXPECT_FALSE(fs::exists(out / "answers.tsv"));
+}
+
+TEST(SegmentCli, ErrorsFileIsHeaderOnlyWhenEveryFileIsSegmented) {
+  const fs::path dir = voxsex::test::FreshDir("segment_no_errors");
+  const fs::path in = dir / "in";
+  fs::create_directories(in);
+  fs::copy_file(kData / "clip_3_wav16_16k_mono.wav", in / "male.wav");
+  { std::ofstream(dir / "e.tsv") << "stale\trow from an earlier run\n"; }
+  const auto r = RunVoxsex("segment " + Quote(in.string()) + " " +
+                               Quote((dir / "seg.tsv").string()) + " --errors " +
+                               Quote((dir / "e.tsv").string()) + " --fail-fast --threads 1",
+                           dir);
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(ReadFile(dir / "e.tsv"), "path\treason\n");
+  const std::string segments = ReadFile(dir / "seg.tsv");
+  EXPECT_NE(segments.find("\nmale\t"), std::string::npos) << segments;
+}
+
 TEST(SegmentCli, UsageErrorsExit2) {
   const fs::path dir = voxsex::test::FreshDir("segment_usage");
   EXPECT_EQ(RunVoxsex("segment " + Quote((dir / "missing").string()) + " seg.tsv", dir).status, 2);
@@ -290,6 +439,15 @@ TEST(SegmentCli, UsageErrorsExit2) {
                       dir)
                 .status,
             2);
+  EXPECT_FALSE(fs::exists(dir / "s.tsv"));
+  // --errors needs a file of its own.
+  for (const std::string& errors : {std::string("-"), (dir / "s.tsv").string()}) {
+    const auto r = RunVoxsex("segment " + Quote(kData.string()) + " " +
+                                 Quote((dir / "s.tsv").string()) + " --errors " + Quote(errors),
+                             dir);
+    EXPECT_EQ(r.status, 2) << errors;
+    EXPECT_NE(r.err.find("--errors"), std::string::npos) << r.err;
+  }
   EXPECT_FALSE(fs::exists(dir / "s.tsv"));
 }
 

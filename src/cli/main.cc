@@ -21,9 +21,8 @@ constexpr const char* kExitCodes =
     "Exit status:\n"
     "  0  success\n"
     "  1  some input audio files failed, each named on stderr with the reason: predict (and segment)\n"
-    "     classified and wrote the rest (with --fail-fast predict stopped and wrote only\n"
-    "     --errors); train skipped them and wrote the model (with --strict it stopped and wrote\n"
-    "     nothing)\n"
+    "     classified and wrote the rest (with --fail-fast they stopped and wrote only --errors);\n"
+    "     train skipped them and wrote the model (with --strict it stopped and wrote nothing)\n"
     "  2  usage, configuration, targets/answers file, model or output error; nothing written\n"
     "No other status: not even a bad file ends voxsex with a signal or an abort.";
 

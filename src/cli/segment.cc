@@ -14,6 +14,7 @@
 #include <utility>
 #include <vector>
 
+#include "cli/batch_end.h"
 #include "cli/progress.h"
 #include "voxsex/batch.h"
 #include "voxsex/error.h"
@@ -50,6 +51,8 @@ void SegmentOptions::Validate() const {
       throw ConfigError("two outputs are the same file '" + *p + "'");
     }
   }
+  CheckErrorsPath(errors_path, {segments_path, summary_path, rttm_path},
+                  "SEGMENTS, --summary or --rttm");
   if (!shard.empty() && !ParseShard(shard)) {
     throw ConfigError("--shard must be K/N with whole numbers 1 <= K <= N (e.g. 2/8), not '" +
                       shard + "'");
@@ -62,10 +65,10 @@ void SegmentOptions::Validate() const {
 std::string SegmentOptions::ToString() const {
   return fmt::format(
       "SegmentOptions(input_dir='{}', list_path='{}', recursive={}, segments_path='{}', "
-      "summary_path='{}', rttm_path='{}', textgrid_dir='{}', model_path='{}', shard='{}', "
-      "num_threads={}, batch_size={}, {})",
+      "summary_path='{}', rttm_path='{}', textgrid_dir='{}', errors_path='{}', fail_fast={}, "
+      "model_path='{}', shard='{}', num_threads={}, batch_size={}, {})",
       input_dir, list_path, recursive, segments_path, summary_path, rttm_path, textgrid_dir,
-      model_path, shard, num_threads, batch_size, segmenter.ToString());
+      errors_path, fail_fast, model_path, shard, num_threads, batch_size, segmenter.ToString());
 }
 
 CLI::App* setup_segment(CLI::App& app, SegmentOptions& o) {
@@ -85,6 +88,12 @@ CLI::App* setup_segment(CLI::App& app, SegmentOptions& o) {
   cmd->add_option("--textgrid", o.textgrid_dir,
                   "Also write a Praat TextGrid per file (<id>.TextGrid, tier \"gender\") into "
                   "this directory (created if missing)");
+  cmd->add_option("--errors", o.errors_path,
+                  "Also write the failed files as a TSV with a header: path, reason (written, "
+                  "header only, when nothing failed)");
+  cmd->add_flag("--fail-fast", o.fail_fast,
+                "Stop at the first file that fails (exit status 1); SEGMENTS, --summary, --rttm "
+                "and --textgrid are then not written, --errors is");
   cmd->add_option("--shard", o.shard, "Segment only shard K of N (FNV-1a 64 of the id)");
   cmd->add_option("--model", o.model_path, "TorchScript model (default: the bundled model)");
   cmd->add_option("--threads", o.num_threads, "Threads (0 = all cores)")->capture_default_str();
@@ -115,8 +124,9 @@ CLI::App* setup_segment(CLI::App& app, SegmentOptions& o) {
       "  voxsex segment shows/ segments.tsv --summary summary.tsv\n"
       "  voxsex segment --list calls.txt segments.tsv --rttm calls.rttm --textgrid grids/\n\n"
       "Overlapped speech is out of scope: every moment gets one label.\n"
-      "Exit status: 0 all files segmented; 1 some files failed (each named on stderr; the others\n"
-      "are written); 2 usage, configuration, model or output error (nothing written).");
+      "Exit status: 0 all files segmented; 1 some files failed (each reported on stderr with its\n"
+      "path and reason; the others are segmented and written, unless --fail-fast); 2 usage,\n"
+      "configuration, model or output error (nothing written).");
   return cmd;
 }
 
@@ -144,42 +154,48 @@ int run_segment(const SegmentOptions& opts) {
   }
   spdlog::info("{} audio files from {}, model '{}'", files.size(), source, model_path);
 
-  std::vector<SegmentResult> results;
-  results.reserve(files.size());
+  std::vector<SegmentResult> results;  // of the segmented files
   ProgressReporter progress(files.size(), "files");
-  for (const FileResult& f : files) {
+  const FileResult* first_failure = nullptr;  // with --fail-fast: the failure that stopped the run
+  for (FileResult& f : files) {
     if (!f.error.empty()) {
-      SegmentResult r;
-      r.path = f.path;
-      r.id = f.id;
-      r.error = "cannot segment '" + f.path + "': " + f.error;  // e.g. a shared id
-      results.push_back(std::move(r));
+      f.error = "cannot segment '" + f.path + "': " + f.error;  // e.g. a shared id
     } else {
-      results.push_back(segmenter->SegmentFile(f.path));
-      results.back().id = f.id;
+      SegmentResult r = segmenter->SegmentFile(f.path);
+      r.id = f.id;
+      if (r.done) {
+        results.push_back(std::move(r));
+      } else {
+        f.error = r.error;
+      }
     }
     progress.Add();
-    if (!results.back().error.empty()) {
+    if (!f.error.empty()) {
       progress.ClearLine();
-      spdlog::error("{}", TsvField(results.back().error));
+      spdlog::error("{}", TsvField(f.error));
+      if (opts.fail_fast) {
+        first_failure = &f;
+        break;
+      }
     }
   }
   progress.Finish();
 
   std::vector<const SegmentResult*> done;
-  std::size_t failed = 0;
+  double audio_s = 0.0;
   for (const auto& r : results) {
-    if (r.done) {
-      done.push_back(&r);
-    } else {
-      ++failed;
-    }
+    done.push_back(&r);
+    audio_s += r.duration_s;
   }
-  std::vector<std::pair<std::string, std::string>> outputs;
-  outputs.emplace_back(opts.segments_path, SegmentsTsv(done));
-  if (!opts.summary_path.empty()) outputs.emplace_back(opts.summary_path, SegmentSummaryTsv(done));
-  if (!opts.rttm_path.empty()) outputs.emplace_back(opts.rttm_path, SegmentsRttm(done));
-  try {
+  BatchEnd end;
+  end.outputs.emplace_back("segments", opts.segments_path);
+  if (!opts.summary_path.empty()) end.outputs.emplace_back("summary", opts.summary_path);
+  if (!opts.rttm_path.empty()) end.outputs.emplace_back("RTTM", opts.rttm_path);
+  if (!opts.textgrid_dir.empty()) end.outputs.emplace_back("TextGrids", opts.textgrid_dir);
+  end.contents = [&opts, &done] {
+    std::vector<std::pair<std::string, std::string>> out{{opts.segments_path, SegmentsTsv(done)}};
+    if (!opts.summary_path.empty()) out.emplace_back(opts.summary_path, SegmentSummaryTsv(done));
+    if (!opts.rttm_path.empty()) out.emplace_back(opts.rttm_path, SegmentsRttm(done));
     if (!opts.textgrid_dir.empty()) {
       std::error_code ec;
       fs::create_directories(opts.textgrid_dir, ec);
@@ -187,28 +203,23 @@ int run_segment(const SegmentOptions& opts) {
         throw IoError("--textgrid '" + opts.textgrid_dir + "' is not a directory and cannot be made");
       }
       for (const SegmentResult* r : done) {
-        outputs.emplace_back((fs::path(opts.textgrid_dir) / (r->id + ".TextGrid")).string(),
-                             SegmentsTextGrid(*r));
+        out.emplace_back((fs::path(opts.textgrid_dir) / (r->id + ".TextGrid")).string(),
+                         SegmentsTextGrid(*r));
       }
     }
-    WriteFilesAtomic(outputs);
-  } catch (const Error& e) {
-    spdlog::error("{}", e.what());
-    return 2;
-  }
-  double audio_s = 0.0;
-  for (const SegmentResult* r : done) audio_s += r->duration_s;
-  const double secs = std::chrono::duration<double>(Clock::now() - t0).count();
-  const std::string summary =
-      fmt::format("{} files: {} segmented, {} failed; {:.1f} s of audio in {:.2f} s ({:.0f}x real "
-                  "time)",
-                  results.size(), done.size(), failed, audio_s, secs, audio_s / std::max(secs, 1e-9));
-  if (failed > 0) {
-    spdlog::warn("{}", summary);
-    return 1;
-  }
-  spdlog::info("{}", summary);
-  return 0;
+    return out;
+  };
+  end.errors_path = opts.errors_path;
+  end.stopped_at = first_failure;
+  end.failed = FailedFiles(files, first_failure);
+  end.summary = fmt::format("{} files: {} segmented, {} failed", files.size(), done.size(),
+                            end.failed.size());
+  end.speed = [audio_s](double secs) {
+    return fmt::format("{:.1f} s of audio, {:.0f}x real time", audio_s,
+                       audio_s / std::max(secs, 1e-9));
+  };
+  end.start = t0;
+  return FinishBatch(end);
 }
 
 }  // namespace voxsex::cli
