@@ -168,7 +168,121 @@ class VoxSexCNN2d(nn.Module):
         return self.out(self.dropout(torch.relu(self.fc_bn(self.fc(h)))))
 
 
-ARCHITECTURES = {"tdnn": VoxSexNet, "cnn2d": VoxSexCNN2d}
+class SERes2Block(nn.Module):
+    """ECAPA-TDNN's SE-Res2Block (Desplanques et al. 2020, https://arxiv.org/abs/2005.07143, fig. 2):
+    Conv1d 1x1 -> BatchNorm -> ReLU -> Res2 (scale groups, each a dilated Conv1d k3 fed by the
+    previous group's output) -> Conv1d 1x1 -> BatchNorm -> ReLU -> squeeze-excitation (the mean over
+    the valid frames) -> + input. [batch, channels, frames] -> the same; padded frames stay zero."""
+
+    def __init__(self, channels: int, dilation: int, scale: int = 4, se_bottleneck: int = 64):
+        super().__init__()
+        self.scale = scale
+        width = channels // scale
+        self.pre = ConvBlock(channels, channels, 1)
+        self.res2 = nn.ModuleList([ConvBlock(width, width, 3, dilation=dilation)
+                                   for _ in range(scale - 1)])
+        self.post = ConvBlock(channels, channels, 1)
+        self.se_down = nn.Linear(channels, se_bottleneck)
+        self.se_up = nn.Linear(se_bottleneck, channels)
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor, n: torch.Tensor) -> torch.Tensor:
+        y = self.pre(x, mask)
+        groups = torch.chunk(y, self.scale, dim=1)
+        outs = [groups[0]]
+        prev = groups[0]
+        i = 0
+        for conv in self.res2:
+            g = groups[i + 1]
+            prev = conv(g if i == 0 else g + prev, mask)
+            outs.append(prev)
+            i += 1
+        y = self.post(torch.cat(outs, dim=1), mask)
+        s = y.sum(dim=2) / n  # [B, C] mean over the valid frames
+        s = torch.sigmoid(self.se_up(torch.relu(self.se_down(s))))
+        return x + y * s.unsqueeze(2)
+
+
+class VoxSexECAPA(nn.Module):
+    """Speaker-gender classifier after ECAPA-TDNN (Desplanques et al. 2020,
+    https://arxiv.org/abs/2005.07143), sized for a 2-core CPU.
+
+    forward(log_mel [batch, 1, num_mels, num_frames] float32, lengths [batch] int64)
+      -> logits [batch, 2] (index 0 = male, 1 = female); fine_logits as VoxSexNet's (head
+    "gender_age"). Per-band normalisation (band_mean / band_std, set by training), then, with
+    utterance_cmn, each band's mean over the utterance's valid frames is subtracted (cepstral-mean
+    style normalisation against the channel); Conv1d k5 stride 2 stem (50 frames/s) -> three
+    SE-Res2 blocks (dilation 2, 3, 4) -> multi-layer feature aggregation (the blocks' outputs
+    concatenated, Conv1d 1x1) -> channel- and context-dependent attentive statistics pooling ->
+    BatchNorm -> Linear -> BatchNorm -> ReLU -> Dropout -> Linear.
+    """
+
+    def __init__(self, num_mels: int = 64, channels: int = 192, embed: int = 384,
+                 attention: int = 128, hidden: int = 192, dropout: float = 0.2,
+                 age_classes: bool = False, utterance_cmn: bool = True):
+        super().__init__()
+        self.age_classes = age_classes
+        self.utterance_cmn = utterance_cmn
+        self.register_buffer("band_mean", torch.zeros(num_mels))
+        self.register_buffer("band_std", torch.ones(num_mels))
+        self.stem = ConvBlock(num_mels, channels, 5, stride=2)
+        self.block1 = SERes2Block(channels, 2)
+        self.block2 = SERes2Block(channels, 3)
+        self.block3 = SERes2Block(channels, 4)
+        self.mfa = ConvBlock(3 * channels, embed, 1)
+        self.att_hidden = nn.Conv1d(3 * embed, attention, 1)
+        self.att_bn = nn.BatchNorm1d(attention)
+        self.att_out = nn.Conv1d(attention, embed, 1)
+        self.pool_bn = nn.BatchNorm1d(2 * embed)
+        self.fc = nn.Linear(2 * embed, hidden)
+        self.fc_bn = nn.BatchNorm1d(hidden)
+        self.dropout = nn.Dropout(dropout)
+        self.out = nn.Linear(hidden, 4 if age_classes else 2)
+
+    def forward(self, log_mel: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        z = self.head_logits(log_mel, lengths)
+        if self.age_classes:  # [B, 4] = [B, age, gender] -> logsumexp over age -> [B, 2]
+            return torch.logsumexp(z.view(-1, 2, 2), dim=1)
+        return z
+
+    @torch.jit.export
+    def fine_logits(self, log_mel: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """Logits [batch, 4] over FINE_LABELS (head "gender_age"); [batch, 2] otherwise."""
+        return self.head_logits(log_mel, lengths)
+
+    def head_logits(self, log_mel: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        x = log_mel.squeeze(1)  # [B, M, T]
+        x = (x - self.band_mean.view(1, -1, 1)) / self.band_std.view(1, -1, 1)
+        t_in = x.size(2)
+        mask = time_mask(lengths, t_in, x.dtype).unsqueeze(1)  # [B, 1, T]
+        x = x * mask
+        if self.utterance_cmn:
+            n_in = lengths.clamp(min=1).to(x.dtype).view(-1, 1, 1)
+            x = (x - x.sum(dim=2, keepdim=True) / n_in) * mask
+        # stride 2, kernel 5, padding 2: ceil(len / 2) valid output frames
+        lengths2 = torch.div(lengths + 1, 2, rounding_mode="floor").clamp(min=1)
+        t2 = (t_in + 1) // 2
+        mask2 = time_mask(lengths2, t2, x.dtype).unsqueeze(1)
+        n2 = lengths2.to(x.dtype).view(-1, 1)
+        x = self.stem(x, mask2)
+        h1 = self.block1(x, mask2, n2)
+        h2 = self.block2(h1, mask2, n2)
+        h3 = self.block3(h2, mask2, n2)
+        h = self.mfa(torch.cat([h1, h2, h3], dim=1), mask2)  # [B, E, T2]
+        # Attentive statistics pooling with global context (ECAPA-TDNN section 2.2).
+        stats = masked_statistics(h, lengths2)  # [B, 2E]
+        context = stats.unsqueeze(2).expand(-1, -1, t2)
+        a = torch.tanh(self.att_bn(self.att_hidden(torch.cat([h, context], dim=1))))
+        scores = self.att_out(a)  # [B, E, T2]
+        scores = scores.masked_fill(mask2 == 0, -1e4)
+        w = torch.softmax(scores, dim=2) * mask2
+        mean = (w * h).sum(dim=2)
+        var = (w * h * h).sum(dim=2) - mean * mean
+        pooled = torch.cat([mean, torch.sqrt(var.clamp(min=1e-5))], dim=1)
+        z = self.pool_bn(pooled)
+        return self.out(self.dropout(torch.relu(self.fc_bn(self.fc(z)))))
+
+
+ARCHITECTURES = {"tdnn": VoxSexNet, "cnn2d": VoxSexCNN2d, "ecapa": VoxSexECAPA}
 # Head "gender_age": the fine classes of fine_logits, index = gender + 2 * (age group == child).
 FINE_LABELS = ["male adult", "female adult", "male child", "female child"]
 
@@ -197,16 +311,27 @@ def main() -> None:
     ap.add_argument("out", help="output TorchScript file")
     ap.add_argument("--seed", type=int, default=0, help="initialisation seed")
     ap.add_argument("--arch", choices=sorted(ARCHITECTURES), default="tdnn", help="architecture")
-    ap.add_argument("--channels", type=int, default=128, help="tdnn: channels of the conv layers")
+    ap.add_argument("--channels", type=int, default=None,
+                    help="channels of the conv layers (default: tdnn 128, ecapa 192)")
+    ap.add_argument("--embed", type=int, default=384, help="ecapa: channels after aggregation")
+    ap.add_argument("--no-utterance-cmn", action="store_true",
+                    help="ecapa: keep each band's utterance mean (no per-utterance normalisation)")
     ap.add_argument("--head", choices=["gender", "gender_age"], default="gender",
-                    help="tdnn: output head; gender_age trains gender x age group (child/adult) "
-                         "and answers gender (voxsex train needs --groups with age_group)")
+                    help="tdnn, ecapa: output head; gender_age trains gender x age group "
+                         "(child/adult) and answers gender (voxsex train needs --groups with "
+                         "age_group)")
     args = ap.parse_args()
     torch.manual_seed(args.seed)
-    if args.head != "gender" and args.arch != "tdnn":
-        ap.error("--head gender_age is for --arch tdnn")
-    kwargs = ({"channels": args.channels, "age_classes": args.head == "gender_age"}
-              if args.arch == "tdnn" else {})
+    if args.head != "gender" and args.arch == "cnn2d":
+        ap.error("--head gender_age is for --arch tdnn or ecapa")
+    age = args.head == "gender_age"
+    if args.arch == "tdnn":
+        kwargs = {"channels": args.channels or 128, "age_classes": age}
+    elif args.arch == "ecapa":
+        kwargs = {"channels": args.channels or 192, "embed": args.embed, "age_classes": age,
+                  "utterance_cmn": not args.no_utterance_cmn}
+    else:
+        kwargs = {}
     model = ARCHITECTURES[args.arch](num_mels=MEL["num_mels"], **kwargs).eval()
     scripted = torch.jit.script(model)
     # Sanity: any length, any batch; padded items give the same logits as unpadded ones.
