@@ -74,6 +74,14 @@ struct Biquad {
 
 }  // namespace
 
+AugmentOptions ScaleProbabilities(AugmentOptions opts, double scale) {
+  for (double* p : {&opts.noise_prob, &opts.reverb_prob, &opts.telephone_prob, &opts.clip_prob,
+                    &opts.speed_prob, &opts.pitch_prob, &opts.tilt_prob}) {
+    *p *= scale;
+  }
+  return opts;
+}
+
 void AugmentOptions::Validate() const {
   for (const double p :
        {noise_prob, reverb_prob, telephone_prob, clip_prob, speed_prob, pitch_prob, tilt_prob}) {

@@ -178,6 +178,29 @@ TEST(Augment, ApplyIsDeterministicAndIdentityWhenOff) {
   for (float v : a) ASSERT_TRUE(std::isfinite(v));
 }
 
+// Children's crops in training use ScaleProbabilities(augment, child_augment_scale).
+TEST(Augment, ScaleProbabilitiesScalesEveryEffectButNotGain) {
+  AugmentOptions all;
+  all.noise_prob = all.reverb_prob = all.telephone_prob = all.clip_prob = 0.8;
+  all.speed_prob = all.pitch_prob = all.tilt_prob = 0.8;
+  all.gain_db = 6.0;
+  const AugmentOptions half = ScaleProbabilities(all, 0.5);
+  for (double p : {half.noise_prob, half.reverb_prob, half.telephone_prob, half.clip_prob,
+                   half.speed_prob, half.pitch_prob, half.tilt_prob}) {
+    EXPECT_DOUBLE_EQ(p, 0.4);
+  }
+  EXPECT_DOUBLE_EQ(half.gain_db, 6.0);
+  EXPECT_DOUBLE_EQ(half.snr_min_db, all.snr_min_db);
+  AugmentOptions none = ScaleProbabilities(all, 0.0);
+  EXPECT_FALSE(none.IsIdentity());  // the gain stays
+  none.gain_db = 0.0;
+  EXPECT_TRUE(none.IsIdentity());
+  const auto speech = Speech();
+  Augmenter identity(none, kRate, {&speech});
+  std::mt19937_64 rng(3);
+  EXPECT_EQ(identity.Apply(speech, rng), speech);
+}
+
 TEST(Augment, ClippingAndSpeed) {
   const auto speech = Speech();
   AugmentOptions clip;

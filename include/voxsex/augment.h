@@ -60,6 +60,9 @@ struct AugmentOptions {
   bool IsIdentity() const;
 };
 
+// `opts` with every effect's probability times `scale` (in [0, 1]); ranges and gain_db unchanged.
+AugmentOptions ScaleProbabilities(AugmentOptions opts, double scale);
+
 // Applies AugmentOptions to mono float waveforms at one sample rate. Holds FFTW plans and buffers
 // for the reverberation: not thread-safe, use one instance per thread.
 class Augmenter {

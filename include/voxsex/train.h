@@ -63,6 +63,11 @@ struct ExampleOptions {
   // by default: on dev it bought noise robustness for adults at the cost of children and clean
   // accuracy (models/README.md).
   AugmentOptions augment = DefaultTrainingAugment();
+  // Children's crops (age_group 'child' in the groups table) are augmented with every effect's
+  // probability of `augment` times this, gain unchanged: 1 = as adults, 0 = gain only. On dev,
+  // the augmentation that buys adults their noise robustness cost the children their cues
+  // (models/README.md).
+  double child_augment_scale = 1.0;
   // SpecAugment (Park et al., 2019): masked cells are set to the band mean (0 after normalisation).
   int freq_masks = 0;            // frequency masks per example (0 = off)
   int freq_mask_bands = 8;       // each masks up to this many mel bands

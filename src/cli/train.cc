@@ -101,6 +101,10 @@ CLI::App* setup_train(CLI::App& app, TrainOptions& o) {
       ->capture_default_str();
   cmd->add_option("--tilt-max", a.tilt_max, "Tilt coefficients drawn in +- this (< 1)")
       ->capture_default_str();
+  cmd->add_option("--child-augment-scale", o.examples.child_augment_scale,
+                  "Children's crops (age_group 'child' in --groups) are augmented with every "
+                  "effect's probability times this, gain unchanged (1 = as adults, 0 = gain only)")
+      ->capture_default_str();
   cmd->add_option("--vad", o.vad.drop_non_speech,
                   "Drop non-speech frames (energy VAD, stored in the model for predict): 1 or 0")
       ->capture_default_str();

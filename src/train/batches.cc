@@ -21,6 +21,9 @@ BatchMaker::BatchMaker(const ExampleOptions& opts, const VadOptions& vad, const 
     frontends_.push_back(std::make_unique<MelFrontend>(mel));
     augmenters_.push_back(
         std::make_unique<Augmenter>(opts.augment, mel.sample_rate_hz, pool, noise_pool));
+    child_augmenters_.push_back(std::make_unique<Augmenter>(
+        ScaleProbabilities(opts.augment, opts.child_augment_scale), mel.sample_rate_hz, pool,
+        noise_pool));
   }
 }
 
@@ -94,7 +97,8 @@ LogMel BatchMaker::MakeItem(const Example& ex, int64_t crop, std::uint64_t seed,
     start = std::min(n - len, centre > len / 2 ? centre - len / 2 : 0);
   }
   const std::vector<float> piece(ex.samples.begin() + start, ex.samples.begin() + start + len);
-  const std::vector<float> augmented = augmenters_[worker]->Apply(piece, rng);
+  Augmenter& augmenter = ex.child ? *child_augmenters_[worker] : *augmenters_[worker];
+  const std::vector<float> augmented = augmenter.Apply(piece, rng);
   LogMel lm = frontends_[worker]->Compute(augmented);
   if (vad_.drop_non_speech) {
     const SpeechSelection sel = SelectSpeech(lm, vad_);

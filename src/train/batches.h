@@ -54,6 +54,7 @@ class BatchMaker {
   torch::Tensor band_mean_;
   std::vector<std::unique_ptr<MelFrontend>> frontends_;
   std::vector<std::unique_ptr<Augmenter>> augmenters_;
+  std::vector<std::unique_ptr<Augmenter>> child_augmenters_;  // ExampleOptions::child_augment_scale
 };
 
 // Per-band mean and standard deviation [num_mels] float32 over every frame of the training set

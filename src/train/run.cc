@@ -190,7 +190,9 @@ TrainResult TrainImpl(const TrainOptions& opts) {
     num_skipped += loaded.num_skipped;
     internal::WarnSharedAudio(train, val);
   }
-  if (fine_head || d.child_weight != 1.0) ReadAgeGroups(train, d, fine_head);
+  if (fine_head || d.child_weight != 1.0 || opts.examples.child_augment_scale != 1.0) {
+    ReadAgeGroups(train, d, fine_head);
+  }
   if (d.max_files_per_speaker > 0) {
     const auto speaker_of = internal::ReadGroupsColumn(d.groups_path, "speaker", "--groups");
     for (auto& ex : train) {
@@ -314,6 +316,7 @@ TrainResult TrainImpl(const TrainOptions& opts) {
       {"crop_s", {ex.crop_min_s, ex.crop_max_s}},
       {"gain_db", ex.augment.gain_db},
       {"augment", AugmentJson(ex.augment)},
+      {"child_augment_scale", ex.child_augment_scale},
       {"vad", opts.vad.drop_non_speech},
       {"spec_augment", {{"freq_masks", ex.freq_masks}, {"freq_mask_bands", ex.freq_mask_bands},
                         {"time_masks", ex.time_masks}, {"time_mask_ratio", ex.time_mask_ratio}}},
@@ -388,6 +391,12 @@ void TrainOptions::Validate() const {
   if (d.max_files_per_speaker > 0 && d.groups_path.empty()) {
     throw ConfigError("--max-files-per-speaker needs --groups (a table with id and speaker columns)");
   }
+  if (!(e.child_augment_scale >= 0 && e.child_augment_scale <= 1)) {
+    throw ConfigError("--child-augment-scale must be in [0, 1]");
+  }
+  if (e.child_augment_scale != 1.0 && d.groups_path.empty()) {
+    throw ConfigError("--child-augment-scale needs --groups (a table with id and age_group columns)");
+  }
   if (d.child_weight != 1.0 && d.groups_path.empty()) {
     throw ConfigError("--child-weight needs --groups (a table with id and age_group columns)");
   }
@@ -410,6 +419,7 @@ std::string TrainOptions::ToString() const {
     << ", ensemble=" << ensemble << ", threads=" << num_threads << ", crop_s=[" << e.crop_min_s
     << ", " << e.crop_max_s << "], freq_masks=" << e.freq_masks << "x" << e.freq_mask_bands
     << ", time_masks=" << e.time_masks << "x" << e.time_mask_ratio
+    << ", child_augment_scale=" << e.child_augment_scale
     << ", feature_norm=" << feature_norm << ", " << e.augment.ToString() << ", " << vad.ToString()
     << ")";
   return s.str();
