@@ -5,6 +5,7 @@
 //   pink noise: Paul Kellet's refined filter, https://www.firstpr.com.au/dsp/pink-noise/
 //   biquads: RBJ Audio EQ Cookbook (as torchaudio.functional.highpass_biquad / lowpass_biquad);
 //   u-law: ITU-T G.711 (mu = 255), as torchaudio.functional.mu_law_encoding / decoding;
+//   lossy codecs: libsndfile's Ogg Opus and MP3 (LAME) writers and readers, through its virtual I/O;
 //   speed perturbation: Ko et al., "Audio augmentation for speech recognition", Interspeech 2015.
 #include "voxsex/augment.h"
 
@@ -13,6 +14,9 @@
 #include <complex>
 #include <cstring>
 #include <sstream>
+#include <string>
+
+#include <sndfile.h>
 
 #include "fftw_util.h"
 #include "voxsex/audio.h"
@@ -75,8 +79,8 @@ struct Biquad {
 }  // namespace
 
 AugmentOptions ScaleProbabilities(AugmentOptions opts, double scale) {
-  for (double* p : {&opts.noise_prob, &opts.reverb_prob, &opts.telephone_prob, &opts.clip_prob,
-                    &opts.speed_prob, &opts.pitch_prob, &opts.tilt_prob}) {
+  for (double* p : {&opts.noise_prob, &opts.reverb_prob, &opts.telephone_prob, &opts.codec_prob,
+                    &opts.clip_prob, &opts.speed_prob, &opts.pitch_prob, &opts.tilt_prob}) {
     *p *= scale;
   }
   return opts;
@@ -84,8 +88,12 @@ AugmentOptions ScaleProbabilities(AugmentOptions opts, double scale) {
 
 void AugmentOptions::Validate() const {
   for (const double p :
-       {noise_prob, reverb_prob, telephone_prob, clip_prob, speed_prob, pitch_prob, tilt_prob}) {
+       {noise_prob, reverb_prob, telephone_prob, codec_prob, clip_prob, speed_prob, pitch_prob,
+        tilt_prob}) {
     if (!(p >= 0.0 && p <= 1.0)) throw ConfigError("augmentation probabilities must be in [0, 1]");
+  }
+  if (!(codec_min_level >= 0 && codec_max_level >= codec_min_level && codec_max_level <= 1)) {
+    throw ConfigError("codec levels must satisfy 0 <= codec_min_level <= codec_max_level <= 1");
   }
   if (!(snr_min_db >= -20 && snr_max_db >= snr_min_db && snr_max_db <= 100)) {
     throw ConfigError("SNR range must satisfy -20 <= snr_min_db <= snr_max_db <= 100");
@@ -112,7 +120,8 @@ std::string AugmentOptions::ToString() const {
   s << "AugmentOptions(noise_prob=" << noise_prob << ", snr_db=[" << snr_min_db << ", "
     << snr_max_db << "], babble_talkers=[" << babble_min_talkers << ", " << babble_max_talkers
     << "], reverb_prob=" << reverb_prob << ", rt60_s=[" << rt60_min_s << ", " << rt60_max_s
-    << "], telephone_prob=" << telephone_prob << ", clip_prob=" << clip_prob << ", clip_db=["
+    << "], telephone_prob=" << telephone_prob << ", codec_prob=" << codec_prob << ", codec_level=["
+    << codec_min_level << ", " << codec_max_level << "], clip_prob=" << clip_prob << ", clip_db=["
     << clip_min_db << ", " << clip_max_db << "], speed_prob=" << speed_prob
     << ", speed_range=" << speed_range << ", pitch_prob=" << pitch_prob
     << ", pitch_semitones=" << pitch_semitones << ", tilt_prob=" << tilt_prob
@@ -121,7 +130,8 @@ std::string AugmentOptions::ToString() const {
 }
 
 bool AugmentOptions::IsIdentity() const {
-  return noise_prob == 0 && reverb_prob == 0 && telephone_prob == 0 && clip_prob == 0 &&
+  return noise_prob == 0 && reverb_prob == 0 && telephone_prob == 0 && codec_prob == 0 &&
+         clip_prob == 0 &&
          speed_prob == 0 && pitch_prob == 0 && tilt_prob == 0 && gain_db == 0;
 }
 
@@ -302,6 +312,80 @@ std::vector<float> Augmenter::RecordedNoise(std::size_t n, std::mt19937_64& rng)
   return noise;
 }
 
+namespace {
+
+// An in-memory file for libsndfile's virtual I/O (SF_VIRTUAL_IO).
+struct MemoryFile {
+  std::string data;
+  sf_count_t pos = 0;
+
+  static sf_count_t Length(void* self) { return static_cast<sf_count_t>(Get(self).data.size()); }
+  static sf_count_t Seek(sf_count_t offset, int whence, void* self) {
+    MemoryFile& m = Get(self);
+    const sf_count_t base = whence == SEEK_SET   ? 0
+                            : whence == SEEK_CUR ? m.pos
+                                                 : static_cast<sf_count_t>(m.data.size());
+    m.pos = std::max<sf_count_t>(0, base + offset);
+    return m.pos;
+  }
+  static sf_count_t Read(void* dst, sf_count_t n, void* self) {
+    MemoryFile& m = Get(self);
+    const sf_count_t size = static_cast<sf_count_t>(m.data.size());
+    n = std::clamp<sf_count_t>(size - m.pos, 0, n);
+    if (n > 0) std::memcpy(dst, m.data.data() + m.pos, static_cast<std::size_t>(n));
+    m.pos += n;
+    return n;
+  }
+  static sf_count_t Write(const void* src, sf_count_t n, void* self) {
+    MemoryFile& m = Get(self);
+    if (static_cast<sf_count_t>(m.data.size()) < m.pos + n) {
+      m.data.resize(static_cast<std::size_t>(m.pos + n));
+    }
+    std::memcpy(m.data.data() + m.pos, src, static_cast<std::size_t>(n));
+    m.pos += n;
+    return n;
+  }
+  static sf_count_t Tell(void* self) { return Get(self).pos; }
+  static MemoryFile& Get(void* self) { return *static_cast<MemoryFile*>(self); }
+};
+
+}  // namespace
+
+std::vector<float> Augmenter::CodecRoundTrip(const std::vector<float>& x, int sample_rate_hz,
+                                             Codec codec, double level) {
+  if (x.empty()) return x;
+  SF_VIRTUAL_IO io{MemoryFile::Length, MemoryFile::Seek, MemoryFile::Read, MemoryFile::Write,
+                   MemoryFile::Tell};
+  MemoryFile file;
+  SF_INFO info{};
+  info.samplerate = sample_rate_hz;
+  info.channels = 1;
+  info.format = codec == Codec::kOpus ? (SF_FORMAT_OGG | SF_FORMAT_OPUS)
+                                      : (SF_FORMAT_MPEG | SF_FORMAT_MPEG_LAYER_III);
+  if (!sf_format_check(&info)) return x;
+  SNDFILE* out = sf_open_virtual(&io, SFM_WRITE, &info, &file);
+  if (out == nullptr) return x;
+  int mode = SF_BITRATE_MODE_CONSTANT;
+  sf_command(out, SFC_SET_BITRATE_MODE, &mode, sizeof mode);
+  sf_command(out, SFC_SET_COMPRESSION_LEVEL, &level, sizeof level);
+  const auto n = static_cast<sf_count_t>(x.size());
+  const bool written = sf_writef_float(out, x.data(), n) == n;
+  if (sf_close(out) != 0 || !written) return x;
+  file.pos = 0;
+  SF_INFO in_info{};
+  SNDFILE* in = sf_open_virtual(&io, SFM_READ, &in_info, &file);
+  if (in == nullptr) return x;
+  std::vector<float> y(x.size(), 0.0f);
+  if (in_info.channels == 1 && in_info.samplerate == sample_rate_hz) {
+    const sf_count_t got = sf_readf_float(in, y.data(), n);
+    if (got <= 0) y = x;
+  } else {
+    y = x;
+  }
+  sf_close(in);
+  return y;
+}
+
 std::vector<float> Augmenter::Apply(const std::vector<float>& samples, std::mt19937_64& rng) {
   const Impl& m = *impl_;
   const AugmentOptions& o = m.opts;
@@ -342,6 +426,10 @@ std::vector<float> Augmenter::Apply(const std::vector<float>& samples, std::mt19
     MixAtSnr(x, noise, snr_db);
   }
   if (Draw(rng, o.telephone_prob)) x = Telephone(x, m.sample_rate_hz);
+  if (Draw(rng, o.codec_prob)) {
+    const auto codec = std::uniform_int_distribution<int>(0, 1)(rng) == 0 ? Codec::kOpus : Codec::kMp3;
+    x = CodecRoundTrip(x, m.sample_rate_hz, codec, Uniform(rng, o.codec_min_level, o.codec_max_level));
+  }
   if (Draw(rng, o.clip_prob)) {
     const double g = std::pow(10.0, Uniform(rng, o.clip_min_db, o.clip_max_db) / 20.0);
     for (float& v : x) v = static_cast<float>(std::clamp(v * g, -1.0, 1.0));

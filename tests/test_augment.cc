@@ -89,6 +89,56 @@ TEST(Augment, TelephonePassesTheVoiceBandAndRemovesTheRest) {
   EXPECT_LT(gain_db(60.0), -20.0);    // mains hum: below the 300 Hz high-pass
 }
 
+// The largest normalised cross-correlation of y with x's second second (x has at least 2 s) over
+// lags of +-max_lag samples (codecs delay the signal).
+double BestCorrelation(const std::vector<float>& x, const std::vector<float>& y, int max_lag) {
+  double best = -1.0;
+  for (int lag = -max_lag; lag <= max_lag; ++lag) {
+    double xy = 0.0, xx = 0.0, yy = 0.0;
+    for (std::size_t i = kRate; i < std::min<std::size_t>(x.size(), 2 * kRate); ++i) {
+      const auto j = static_cast<std::ptrdiff_t>(i) + lag;
+      if (j < 0 || j >= static_cast<std::ptrdiff_t>(y.size())) continue;
+      xy += static_cast<double>(x[i]) * y[j];
+      xx += static_cast<double>(x[i]) * x[i];
+      yy += static_cast<double>(y[j]) * y[j];
+    }
+    if (xx > 0 && yy > 0) best = std::max(best, xy / std::sqrt(xx * yy));
+  }
+  return best;
+}
+
+TEST(Augment, CodecRoundTripKeepsTheSpeechAndLosesMoreAtHigherCompression) {
+  const auto speech = Speech();
+  for (const auto codec : {Augmenter::Codec::kOpus, Augmenter::Codec::kMp3}) {
+    SCOPED_TRACE(codec == Augmenter::Codec::kOpus ? "opus" : "mp3");
+    const auto mild = Augmenter::CodecRoundTrip(speech, kRate, codec, 0.85);
+    const auto hard = Augmenter::CodecRoundTrip(speech, kRate, codec, 1.0);
+    ASSERT_EQ(mild.size(), speech.size());
+    ASSERT_EQ(hard.size(), speech.size());
+    EXPECT_NE(mild, speech);
+    const double c_mild = BestCorrelation(speech, mild, 2500);
+    const double c_hard = BestCorrelation(speech, hard, 2500);
+    EXPECT_GT(c_mild, 0.9);  // the speech is still there, delayed
+    EXPECT_GT(c_hard, 0.5);
+    EXPECT_LT(c_hard, c_mild);  // and more of it is lost at the smallest size
+    EXPECT_LT(c_hard, 0.999);
+  }
+  // Opus does not take 11.025 kHz: unchanged.
+  const auto odd_rate = Sine(440.0, 11025, 0.3);
+  EXPECT_EQ(Augmenter::CodecRoundTrip(odd_rate, 11025, Augmenter::Codec::kOpus, 0.9), odd_rate);
+
+  AugmentOptions o;
+  o.codec_prob = 1.0;
+  ASSERT_FALSE(o.IsIdentity());
+  Augmenter aug(o, kRate);
+  std::mt19937_64 r1(5), r2(5);
+  const auto a = aug.Apply(speech, r1);
+  EXPECT_EQ(a, aug.Apply(speech, r2));
+  EXPECT_EQ(a.size(), speech.size());
+  EXPECT_GT(BestCorrelation(speech, a, 2500), 0.5);
+  EXPECT_LT(BestCorrelation(speech, a, 2500), 0.999);
+}
+
 TEST(Augment, TelephoneQuantisesToEightBitMuLaw) {
   // At 8 bits a quiet tone keeps its shape but gains quantisation noise: SNR well under 16-bit's
   // 90+ dB, and above 25 dB (G.711 gives about 38 dB).
@@ -182,10 +232,11 @@ TEST(Augment, ApplyIsDeterministicAndIdentityWhenOff) {
 TEST(Augment, ScaleProbabilitiesScalesEveryEffectButNotGain) {
   AugmentOptions all;
   all.noise_prob = all.reverb_prob = all.telephone_prob = all.clip_prob = 0.8;
-  all.speed_prob = all.pitch_prob = all.tilt_prob = 0.8;
+  all.speed_prob = all.pitch_prob = all.tilt_prob = all.codec_prob = 0.8;
   all.gain_db = 6.0;
   const AugmentOptions half = ScaleProbabilities(all, 0.5);
-  for (double p : {half.noise_prob, half.reverb_prob, half.telephone_prob, half.clip_prob,
+  for (double p : {half.noise_prob, half.reverb_prob, half.telephone_prob, half.codec_prob,
+                   half.clip_prob,
                    half.speed_prob, half.pitch_prob, half.tilt_prob}) {
     EXPECT_DOUBLE_EQ(p, 0.4);
   }
@@ -308,6 +359,9 @@ TEST(Augment, InvalidOptionsThrow) {
   expect_invalid([](AugmentOptions& o) { o.pitch_prob = 2.0; });
   expect_invalid([](AugmentOptions& o) { o.pitch_semitones = 13.0; });
   expect_invalid([](AugmentOptions& o) { o.tilt_max = 1.0; });
+  expect_invalid([](AugmentOptions& o) { o.codec_prob = -1.0; });
+  expect_invalid([](AugmentOptions& o) { o.codec_min_level = 0.9; o.codec_max_level = 0.5; });
+  expect_invalid([](AugmentOptions& o) { o.codec_max_level = 1.5; });
   EXPECT_THROW(Augmenter(AugmentOptions{}, 100), ConfigError);
   EXPECT_NO_THROW(AugmentOptions{}.Validate());
 }

@@ -1,5 +1,6 @@
 // Training-time data augmentation on waveforms: additive noise (white, pink, babble, recorded
-// environmental noise) at a random SNR, reverberation, telephone channel, clipping, gain, speed
+// environmental noise) at a random SNR, reverberation, telephone channel, lossy codec (Opus,
+// MP3), clipping, gain, speed
 // perturbation, and the voice perturbations of voice.h (formant-preserving pitch shift, spectral
 // tilt).
 #pragma once
@@ -33,6 +34,14 @@ struct AugmentOptions {
   double rt60_max_s = 1.0;
   // Telephone channel: 300-3400 Hz band-pass, 8 kHz, 8-bit u-law (G.711), back to the input rate.
   double telephone_prob = 0.0;
+  // Lossy codec: an encode-decode round trip through Ogg Opus or MP3 (each equally likely;
+  // libsndfile with libopus / LAME and mpg123) at a compression level drawn uniformly in
+  // [codec_min_level, codec_max_level], libsndfile's SFC_SET_COMPRESSION_LEVEL (0 = best quality,
+  // 1 = smallest; at 16 kHz, constant bit rate, measured: Opus 38 kbit/s at 0.9 and 11.5 at 1,
+  // MP3 25 kbit/s at 0.9 and 8.4 at 1).
+  double codec_prob = 0.0;
+  double codec_min_level = 0.85;
+  double codec_max_level = 1.0;
   // Hard clipping: amplified by a gain drawn uniformly in [clip_min_db, clip_max_db], clipped at
   // full scale.
   double clip_prob = 0.0;
@@ -81,7 +90,7 @@ class Augmenter {
 
   // Returns an augmented copy of `samples` (all effects drawn from `rng`: the same seed gives the
   // same result). Effects apply in the order speed, pitch, tilt, reverberation, noise, telephone,
-  // clipping, gain. Every effect but speed and pitch keeps the length. Never throws for finite
+  // codec, clipping, gain. Every effect but speed and pitch keeps the length. Never throws for finite
   // input of any length.
   std::vector<float> Apply(const std::vector<float>& samples, std::mt19937_64& rng);
 
@@ -92,6 +101,13 @@ class Augmenter {
   static std::vector<float> PinkNoise(std::size_t n, std::mt19937_64& rng);
   // Telephone channel at sample rate `sample_rate_hz` (see AugmentOptions::telephone_prob).
   static std::vector<float> Telephone(const std::vector<float>& x, int sample_rate_hz);
+  enum class Codec { kOpus, kMp3 };
+  // x encoded with `codec` at compression `level` (see AugmentOptions::codec_prob) and decoded
+  // again, cut or zero-padded to x's length (the codec's delay, up to about 0.1 s, is kept). Opus
+  // takes 8, 12, 16, 24 and 48 kHz, MP3 8-48 kHz; at another rate, or when libsndfile cannot
+  // encode (built without the codec), x is returned unchanged.
+  static std::vector<float> CodecRoundTrip(const std::vector<float>& x, int sample_rate_hz,
+                                           Codec codec, double level);
   // Convolves x with a synthetic room impulse response of RT60 rt60_s, cut to x's length and
   // level-matched (same RMS).
   void Reverb(std::vector<float>& x, double rt60_s, std::mt19937_64& rng);

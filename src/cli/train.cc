@@ -79,6 +79,14 @@ CLI::App* setup_train(CLI::App& app, TrainOptions& o) {
   cmd->add_option("--telephone-prob", a.telephone_prob,
                   "Augmentation: probability of a telephone channel (300-3400 Hz, 8 kHz u-law)")
       ->capture_default_str();
+  cmd->add_option("--codec-prob", a.codec_prob,
+                  "Augmentation: probability of a lossy codec round trip (Ogg Opus or MP3)")
+      ->capture_default_str();
+  cmd->add_option("--codec-level-min", a.codec_min_level,
+                  "Lowest codec compression level (libsndfile's, 0 = best quality, 1 = smallest)")
+      ->capture_default_str();
+  cmd->add_option("--codec-level-max", a.codec_max_level, "Highest codec compression level")
+      ->capture_default_str();
   cmd->add_option("--clip-prob", a.clip_prob,
                   "Augmentation: probability of hard clipping after a 3-24 dB gain")
       ->capture_default_str();
