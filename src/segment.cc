@@ -32,6 +32,9 @@ void SegmenterOptions::Validate() const {
   if (!(std::isfinite(switch_penalty) && switch_penalty >= 0.0)) {
     throw ConfigError("segmenter switch_penalty must be >= 0");
   }
+  if (!(std::isfinite(max_pause_s) && max_pause_s >= 0.0)) {
+    throw ConfigError("segmenter max_pause_s must be >= 0");
+  }
   if (!(std::isfinite(min_segment_s) && min_segment_s >= 0.0)) {
     throw ConfigError("segmenter min_segment_s must be >= 0");
   }
@@ -41,8 +44,9 @@ void SegmenterOptions::Validate() const {
 std::string SegmenterOptions::ToString() const {
   return fmt::format(
       "SegmenterOptions(window_s={}, hop_s={}, vad_block_s={}, vad_dynamic_range_db={}, vad_error={}, switch_penalty={}, "
-      "min_segment_s={}, max_file_duration_s={})",
-      window_s, hop_s, vad_block_s, vad_dynamic_range_db, vad_error, switch_penalty, min_segment_s, max_file_duration_s);
+      "max_pause_s={}, min_segment_s={}, max_file_duration_s={})",
+      window_s, hop_s, vad_block_s, vad_dynamic_range_db, vad_error, switch_penalty, max_pause_s, min_segment_s,
+      max_file_duration_s);
 }
 
 double SegmentResult::speech_s() const {
@@ -125,6 +129,23 @@ class FileRun {
       while (u < n && path[u] == path[t]) ++u;
       if (path[t] != 0) runs.push_back({t, u, path[t] - 1});
       t = u;
+    }
+    // Pauses inside a turn: a non-speech run shorter than max_pause_s between two runs of the same
+    // label becomes part of them (pyannote's Binarize min_duration_off, see segment.h). Between
+    // different labels the non-speech stays: that is a change of speaker, a gap between turns, and
+    // which side it would belong to is unknown.
+    const std::int64_t max_pause_frames = static_cast<std::int64_t>(std::lround(opts_.max_pause_s / frame_s));
+    if (max_pause_frames > 0 && !runs.empty()) {
+      std::vector<Run> bridged{runs.front()};
+      for (std::size_t i = 1; i < runs.size(); ++i) {
+        Run& last = bridged.back();
+        if (runs[i].gender == last.gender && runs[i].t0 - last.t1 < max_pause_frames) {
+          last.t1 = runs[i].t1;
+        } else {
+          bridged.push_back(runs[i]);
+        }
+      }
+      runs.swap(bridged);
     }
     // Short runs: the label of the longer touching speech neighbour, or dropped.
     const std::int64_t min_frames = static_cast<std::int64_t>(std::lround(opts_.min_segment_s / frame_s));

@@ -119,6 +119,7 @@ TEST(SegmenterOptions, InvalidValuesThrow) {
   bad([](auto& o) { o.vad_error = 0.5; });
   bad([](auto& o) { o.switch_penalty = -1.0; });
   bad([](auto& o) { o.min_segment_s = std::nan(""); });
+  bad([](auto& o) { o.max_pause_s = -0.1; });
   bad([](auto& o) { o.vad_dynamic_range_db = -3.0; });
 }
 
@@ -177,6 +178,61 @@ TEST(Segmenter, ConversationLabelsAndBoundaries) {
     EXPECT_NEAR(whole[i].start_s, r.segments[i].start_s, 0.05) << i;
     EXPECT_NEAR(whole[i].end_s, r.segments[i].end_s, 0.05) << i;
   }
+}
+
+// A pause inside a turn (the male clip, 0.6 s of -70 dBFS noise, the male clip again: about 0.8 s
+// without speech, with the clip's own leading silence) is bridged by the default max_pause_s
+// (1.0 s) and splits the turn with max_pause_s = 0 (the HMM alone keeps it: at the default switch
+// penalty it bridges pauses up to about 0.5 s). A shorter pause between a male and a female turn
+// (0.2 s of noise, then the female clip's own leading silence) is never bridged: the two segments
+// keep non-speech between them.
+TEST(Segmenter, PauseInsideATurnIsBridgedButNotBetweenLabels) {
+  const voxsex::Audio male = voxsex::ReadAudio((kData / "clip_3_wav16_16k_mono.wav").string());
+  const voxsex::Audio female = voxsex::ReadAudio((kData / "clip_4_mp3_48k_mono.mp3").string());
+  std::vector<float> x = Noise(kRate, -70.0, 11);
+  auto append = [&x](const std::vector<float>& part) { x.insert(x.end(), part.begin(), part.end()); };
+  append(male.samples);
+  const double pause_start_s = static_cast<double>(x.size()) / kRate;
+  append(Noise(6 * kRate / 10, -70.0, 12));
+  const double pause_end_s = static_cast<double>(x.size()) / kRate;
+  append(male.samples);
+  const double male_end_s = static_cast<double>(x.size()) / kRate;
+  append(Noise(2 * kRate / 10, -70.0, 13));
+  const double female_start_s = static_cast<double>(x.size()) / kRate;
+  append(female.samples);
+  append(Noise(kRate, -70.0, 14));
+
+  auto describe = [](const std::vector<voxsex::Segment>& segs) {
+    std::ostringstream d;
+    d.setf(std::ios::fixed);
+    d.precision(2);
+    for (const auto& g : segs) {
+      d << "[" << g.start_s << ", " << g.end_s << ") " << (g.gender == 1 ? "female" : "male") << "; ";
+    }
+    return d.str();
+  };
+  // Defaults: the turn is one male segment over the pause, then the female one after a gap.
+  const std::vector<voxsex::Segment> bridged = LoadSegmenter().SegmentSamples(x);
+  ASSERT_EQ(bridged.size(), 2u) << describe(bridged);
+  EXPECT_EQ(bridged[0].gender, 0) << describe(bridged);
+  EXPECT_LT(bridged[0].start_s, pause_start_s - 1.0) << describe(bridged);
+  EXPECT_GT(bridged[0].end_s, pause_end_s + 1.0) << describe(bridged);
+  EXPECT_LE(bridged[0].end_s, male_end_s + 0.3) << describe(bridged);
+  EXPECT_EQ(bridged[1].gender, 1) << describe(bridged);
+  EXPECT_GE(bridged[1].start_s, female_start_s) << describe(bridged);
+  EXPECT_GT(bridged[1].start_s, bridged[0].end_s + 0.2) << describe(bridged);
+
+  // --max-pause 0: the pause splits the turn into two male segments (the female clip's own
+  // pauses may split it too).
+  voxsex::SegmenterOptions opts;
+  opts.max_pause_s = 0.0;
+  const std::vector<voxsex::Segment> split = LoadSegmenter(opts).SegmentSamples(x);
+  ASSERT_GE(split.size(), 3u) << describe(split);
+  EXPECT_EQ(split[0].gender, 0) << describe(split);
+  EXPECT_EQ(split[1].gender, 0) << describe(split);
+  for (std::size_t i = 2; i < split.size(); ++i) EXPECT_EQ(split[i].gender, 1) << describe(split);
+  EXPECT_LE(split[0].end_s, pause_start_s + 0.1) << describe(split);
+  EXPECT_GE(split[1].start_s, pause_end_s - 0.1) << describe(split);
 }
 
 TEST(Segmenter, LowLevelNoiseHasNoSegments) {
@@ -436,6 +492,11 @@ TEST(SegmentCli, UsageErrorsExit2) {
   EXPECT_EQ(RunVoxsex("segment " + Quote((dir / "missing").string()) + " seg.tsv", dir).status, 2);
   EXPECT_EQ(RunVoxsex("segment " + Quote(kData.string()) + " " + Quote((dir / "s.tsv").string()) +
                           " --hop 5 --window 2",
+                      dir)
+                .status,
+            2);
+  EXPECT_EQ(RunVoxsex("segment " + Quote(kData.string()) + " " + Quote((dir / "s.tsv").string()) +
+                          " --max-pause -1",
                       dir)
                 .status,
             2);

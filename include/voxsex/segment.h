@@ -12,9 +12,14 @@
 // https://github.com/ina-foss/inaSpeechSegmenter/blob/master/inaSpeechSegmenter/viterbi.py):
 // emission log-probabilities log(1 - vad_error) / log(vad_error) for the VAD decision and
 // log p / log(1 - p) with p = PFemale(log-odds, temperature) for the gender, and a cost of
-// switch_penalty nats for every change of state. Speech segments shorter than min_segment_s then
-// take the label of their longer touching speech neighbour, or are dropped when they touch none;
-// adjacent same-label pieces are merged.
+// switch_penalty nats for every change of state. A pause inside a turn, a non-speech run shorter
+// than max_pause_s between two speech runs of the same label, then becomes speech, as pyannote's
+// Binarize fills inactive regions shorter than min_duration_off
+// (https://github.com/pyannote/pyannote-audio/blob/main/pyannote/audio/utils/signal.py); unlike
+// the hangover of classic VADs, a turn's end is not extended into the gap after it, and between
+// a male and a female run the non-speech stays (a change of speaker).
+// Speech segments shorter than min_segment_s then take the label of their longer touching speech
+// neighbour, or are dropped when they touch none; adjacent same-label pieces are merged.
 // Overlapped speech is out of scope: each frame gets one label.
 #pragma once
 
@@ -36,7 +41,10 @@ struct SegmenterOptions {
   // are not speech); 0 keeps the card's.
   double vad_dynamic_range_db = 30.0;
   double vad_error = 0.1;       // emission: probability that the VAD decision of a frame is wrong
-  double switch_penalty = 60.0;  // nats per change of HMM state
+  double switch_penalty = 40.0;  // nats per change of HMM state
+  // Non-speech runs shorter than this (seconds) between two speech runs of the same label become
+  // speech (pauses inside a turn); 0 bridges nothing.
+  double max_pause_s = 1.0;
   double min_segment_s = 0.5;   // speech segments shorter than this are relabelled or dropped
   double max_file_duration_s = 24.0 * 3600.0;  // longer files fail (stops a runaway stream)
 

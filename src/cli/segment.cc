@@ -112,6 +112,10 @@ CLI::App* setup_segment(CLI::App& app, SegmentOptions& o) {
   cmd->add_option("--vad-error", o.segmenter.vad_error,
                   "Viterbi emission: how often a frame's speech/non-speech decision is wrong")
       ->capture_default_str();
+  cmd->add_option("--max-pause", o.segmenter.max_pause_s,
+                  "Pauses shorter than this (seconds) between two speech segments of the same "
+                  "label become speech (0 = none)")
+      ->capture_default_str();
   cmd->add_option("--min-segment", o.segmenter.min_segment_s,
                   "Speech segments shorter than this (seconds) join their longer neighbour or "
                   "are dropped")

@@ -26,7 +26,7 @@ struct SegmentOptions {
   bool fail_fast = false;     // stop at the first failed file; only --errors written
   int num_threads = 0;        // 0 = all cores
   int batch_size = 32;
-  SegmenterOptions segmenter;  // window, hop, switch penalty, min segment
+  SegmenterOptions segmenter;  // window, hop, switch penalty, max pause, min segment
 
   // Throws ConfigError: not exactly one of DIR / --list, DIR not a directory, SEGMENTS missing,
   // two outputs the same path, --errors "-", --recursive with --list, --shard not K/N with
