@@ -1,4 +1,4 @@
-// Accuracy of the shipped model on the held-out, speaker-disjoint test split of voxsex-data.
+// Accuracy of the shipped model on the held-out, speaker-disjoint test split of voxsex-data v2.
 // Skipped (reported as skipped by ctest) when ../shared/voxsex-data is absent.
 #include <gtest/gtest.h>
 
@@ -14,12 +14,18 @@ namespace fs = std::filesystem;
 using voxsex::test::Quote;
 using voxsex::test::RunVoxsex;
 
-// The bars of the shipped model (issue "voxsex end to end"): accuracy >= 88% overall, >= 95% on
-// adults. They were set on corpus v1's test split, which is v2's test files with meta.tsv v1 = yes
-// (voxsex-data/README.md: 592 files, 67 speakers); v2's test split adds harder sources, so the bars
-// are measured on that subset until a model trained on v2 ships (issue 14).
+// Regression bars of the shipped model, set from its one look at v2's test split on 2026-12-03
+// (models/README.md, "Held-out test split"): it measured 89.50% overall, 94.82% on adults, 73.65%
+// children's balanced accuracy and 95.68% on the adults of the corpus v1 files; each bar is that
+// less 1.5 points, rounded down to a half point, except the v1 adults' bar, which stays at the
+// previous model's 95% rather than be loosened. The issue's targets (adults >= 98%, children
+// >= 85%) are higher; models/README.md says by how much the model misses them.
 constexpr double kMinOverallAccuracy = 0.88;
-constexpr double kMinAdultAccuracy = 0.95;
+constexpr double kMinAdultAccuracy = 0.93;
+constexpr double kMinChildBalancedAccuracy = 0.72;
+constexpr double kMinV1AdultAccuracy = 0.95;  // adults of the corpus v1 files (v1 = yes)
+// voxsex-data/README.md: the test split has 781 files, 592 of them from corpus v1.
+constexpr int kTestFiles = 781;
 constexpr int kV1TestFiles = 592;
 
 TEST(Accuracy, ShippedModelOnHeldOutTestSplit) {
@@ -28,34 +34,45 @@ TEST(Accuracy, ShippedModelOnHeldOutTestSplit) {
     GTEST_SKIP() << "voxsex-data corpus not found at " << corpus;
   }
   const auto dir = voxsex::test::FreshDir("accuracy_test_split");
-  // The v1 subset: its ids from meta.tsv, its targets and files from test/.
+  const auto answers = dir / "answers.tsv";
+  auto r = RunVoxsex("predict " + Quote((corpus / "test").string()) + " " +
+                         Quote(answers.string()) + " --model " +
+                         Quote(voxsex::test::BundledModel()),
+                     dir);
+  ASSERT_EQ(r.status, 0) << r.err;
+
+  // The corpus v1 subset: its ids from meta.tsv, its targets from test/.
   std::set<std::string> v1_ids;
   for (const auto& row : voxsex::ReadTable((corpus / "meta.tsv").string()).rows) {
     if (row.at("split") == "test" && row.at("v1") == "yes") v1_ids.insert(row.at("id"));
   }
-  const auto targets = dir / "targets_v1.tsv", list = dir / "files_v1.txt";
+  const auto v1_targets = dir / "targets_v1.tsv";
   {
-    std::ofstream t(targets), l(list);
+    std::ofstream t(v1_targets);
     for (const auto& target : voxsex::ReadTargets((corpus / "test" / "targets.tsv").string())) {
-      if (v1_ids.count(target.id) == 0) continue;
-      t << target.id << '\t' << target.gender << '\n';
-      l << (corpus / "test" / (target.id + ".flac")).string() << '\n';
+      if (v1_ids.count(target.id) != 0) t << target.id << '\t' << target.gender << '\n';
     }
   }
-  const auto answers = dir / "answers.tsv";
-  auto r = RunVoxsex("predict --list " + Quote(list.string()) + " " + Quote(answers.string()) +
-                         " --model " + Quote(voxsex::test::BundledModel()),
-                     dir);
-  ASSERT_EQ(r.status, 0) << r.err;
-  const auto json_path = dir / "eval.json";
-  r = RunVoxsex("eval --targets " + Quote(targets.string()) + " --answers " +
-                    Quote(answers.string()) + " --meta " + Quote((corpus / "meta.tsv").string()) +
-                    " --by source,age_group --json " + Quote(json_path.string()),
-                dir);
-  ASSERT_EQ(r.status, 0) << r.err;
-  std::cout << r.out;  // the eval table, kept in the ctest log
-  const auto report = nlohmann::json::parse(voxsex::test::ReadFile(json_path));
-  EXPECT_EQ(report["overall"]["files"].get<int>(), kV1TestFiles);
-  EXPECT_GE(report["overall"]["accuracy"].get<double>(), kMinOverallAccuracy);
-  EXPECT_GE(report["by"]["age_group"]["adult"]["accuracy"].get<double>(), kMinAdultAccuracy);
+
+  auto evaluate = [&](const fs::path& targets, const std::string& name) {
+    const auto json_path = dir / (name + ".json");
+    const auto e = RunVoxsex("eval --targets " + Quote(targets.string()) + " --answers " +
+                                 Quote(answers.string()) + " --meta " +
+                                 Quote((corpus / "meta.tsv").string()) +
+                                 " --by source,age_group --json " + Quote(json_path.string()),
+                             dir);
+    EXPECT_EQ(e.status, 0) << e.err;
+    std::cout << e.out;  // the eval table, kept in the ctest log
+    return nlohmann::json::parse(voxsex::test::ReadFile(json_path));
+  };
+  const auto all = evaluate(corpus / "test" / "targets.tsv", "eval");
+  EXPECT_EQ(all["overall"]["files"].get<int>(), kTestFiles);
+  EXPECT_GE(all["overall"]["accuracy"].get<double>(), kMinOverallAccuracy);
+  EXPECT_GE(all["by"]["age_group"]["adult"]["accuracy"].get<double>(), kMinAdultAccuracy);
+  EXPECT_GE(all["by"]["age_group"]["child"]["balanced_accuracy"].get<double>(),
+            kMinChildBalancedAccuracy);
+
+  const auto v1 = evaluate(v1_targets, "eval_v1");
+  EXPECT_EQ(v1["overall"]["files"].get<int>(), kV1TestFiles);
+  EXPECT_GE(v1["by"]["age_group"]["adult"]["accuracy"].get<double>(), kMinV1AdultAccuracy);
 }

@@ -1,10 +1,9 @@
 #!/usr/bin/env bash
 # The robustness check CI runs: builds the robustness suite (scripts/data/make_robustness.py) from
-# a subset of the held-out test split (its corpus v1 files, meta.tsv v1 = yes, where the floors
-# were set; every 8th of them by id: 74 files, 17 conditions), scores a model on it with
-# scripts/eval/robustness_eval.sh, and fails when a condition's accuracy on adults is below
-# its floor in tests/robustness_floors.tsv. The floors guard against regressions of the shipped
-# model; the issue's targets and the full-split numbers are in models/README.md.
+# a subset of the held-out test split (every 8th file by id: 98 files, 22 conditions), scores a
+# model on it with scripts/eval/robustness_eval.sh, and fails when a condition's accuracy on adults
+# is below its floor in tests/robustness_floors.tsv. The floors guard against regressions of the
+# shipped model; the issue's targets and the full-split numbers are in models/README.md.
 # Usage: scripts/eval/robustness_check.sh [BUILD_DIR] [MODEL]   (defaults: build, models/voxsex.pt)
 # Exit status: 0 every floor met, 1 some condition below its floor, 77 (skipped) without the corpus.
 set -euo pipefail
@@ -17,11 +16,14 @@ if [ ! -f "$data/meta.tsv" ] || [ ! -d "$data/test" ]; then
   exit 77
 fi
 suite=$build/robustness_ci
-# The suite is deterministic: rebuilt only when the generator changed since it was made.
-if [ ! -f "$suite/.done" ] || [ scripts/data/make_robustness.py -nt "$suite/.done" ]; then
+args=(--split test --every 8)
+# The suite is deterministic: rebuilt only when the generator or its arguments changed since it
+# was made (.done holds the arguments).
+if [ ! -f "$suite/.done" ] || [ scripts/data/make_robustness.py -nt "$suite/.done" ] ||
+  [ "$(cat "$suite/.done")" != "${args[*]}" ]; then
   rm -rf "$suite"
-  /usr/bin/python3 scripts/data/make_robustness.py --split test --v1-only --every 8 --out "$suite"
-  touch "$suite/.done"
+  /usr/bin/python3 scripts/data/make_robustness.py "${args[@]}" --out "$suite"
+  echo "${args[*]}" >"$suite/.done"
 fi
 VOXSEX_BIN=$build/voxsex scripts/eval/robustness_eval.sh "$suite" "$model" "$data/meta.tsv" |
   tee "$build/robustness_ci.md"
