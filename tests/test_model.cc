@@ -467,7 +467,8 @@ TEST(Model, StoredVadMeasuresSpeechAndDropsFramesOnlyWhenAsked) {
 TEST(ModelCard, RoundTripsAndReadsFormatOne) {
   const voxsex::ModelCard card = voxsex::GenderModel::Load(voxsex::test::BundledModel()).card();
   ASSERT_EQ(card.format_version, voxsex::kModelFormatVersion);
-  ASSERT_EQ(card.ensemble.size(), 3u);
+  ASSERT_GE(card.ensemble.size(), 2u) << "the bundled model is an ensemble";
+  const std::size_t last = card.ensemble.size() - 1;
   const voxsex::ModelCard again = voxsex::ModelCard::FromJson(card.ToJson());
   EXPECT_EQ(again.ToJson(), card.ToJson());
   EXPECT_EQ(again.front_end, card.front_end);
@@ -485,9 +486,9 @@ TEST(ModelCard, RoundTripsAndReadsFormatOne) {
   v1.erase("ensemble");
   const voxsex::ModelCard old = voxsex::ModelCard::FromJson(v1.dump());
   EXPECT_EQ(old.format_version, 1);
-  ASSERT_EQ(old.ensemble.size(), 3u);
-  EXPECT_EQ(old.ensemble[2].model, card.ensemble[2].model);
-  EXPECT_EQ(old.ensemble[2].networks, 1);
+  ASSERT_EQ(old.ensemble.size(), card.ensemble.size());
+  EXPECT_EQ(old.ensemble[last].model, card.ensemble[last].model);
+  EXPECT_EQ(old.ensemble[last].networks, card.ensemble[last].networks);
   // Written again, it is format 2.
   EXPECT_EQ(nlohmann::json::parse(old.ToJson())["format_version"].get<int>(), 2);
   EXPECT_FALSE(nlohmann::json::parse(old.ToJson()).contains("ensemble_sources"));
