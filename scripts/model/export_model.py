@@ -45,7 +45,28 @@ class ConvBlock(nn.Module):
         return torch.relu(self.bn(self.conv(x))) * mask
 
 
-class VoxSexNet(nn.Module):
+class GenderHead(nn.Module):
+    """forward and fine_logits of the networks with a gender or gender x age head; a subclass
+    sets age_classes and defines head_logits(log_mel, lengths) -> [batch, 4] or [batch, 2]."""
+
+    age_classes: bool
+
+    def forward(self, log_mel: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        z = self.head_logits(log_mel, lengths)
+        if self.age_classes:  # [B, 4] = [B, age, gender] -> logsumexp over age -> [B, 2]
+            return torch.logsumexp(z.view(-1, 2, 2), dim=1)
+        return z
+
+    @torch.jit.export
+    def fine_logits(self, log_mel: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """Logits [batch, 4] over FINE_LABELS (head "gender_age"); [batch, 2] otherwise."""
+        return self.head_logits(log_mel, lengths)
+
+    def head_logits(self, log_mel: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+
+class VoxSexNet(GenderHead):
     """Speaker-gender classifier.
 
     forward(log_mel [batch, 1, num_mels, num_frames] float32, lengths [batch] int64)
@@ -74,17 +95,6 @@ class VoxSexNet(nn.Module):
         self.fc_bn = nn.BatchNorm1d(hidden)
         self.dropout = nn.Dropout(dropout)
         self.out = nn.Linear(hidden, 4 if age_classes else 2)
-
-    def forward(self, log_mel: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        z = self.head_logits(log_mel, lengths)
-        if self.age_classes:  # [B, 4] = [B, age, gender] -> logsumexp over age -> [B, 2]
-            return torch.logsumexp(z.view(-1, 2, 2), dim=1)
-        return z
-
-    @torch.jit.export
-    def fine_logits(self, log_mel: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        """Logits [batch, 4] over FINE_LABELS (head "gender_age"); [batch, 2] otherwise."""
-        return self.head_logits(log_mel, lengths)
 
     def head_logits(self, log_mel: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         x = log_mel.squeeze(1)  # [B, M, T]
@@ -202,7 +212,7 @@ class SERes2Block(nn.Module):
         return x + y * s.unsqueeze(2)
 
 
-class VoxSexECAPA(nn.Module):
+class VoxSexECAPA(GenderHead):
     """Speaker-gender classifier after ECAPA-TDNN (Desplanques et al. 2020,
     https://arxiv.org/abs/2005.07143), sized for a 2-core CPU.
 
@@ -237,17 +247,6 @@ class VoxSexECAPA(nn.Module):
         self.fc_bn = nn.BatchNorm1d(hidden)
         self.dropout = nn.Dropout(dropout)
         self.out = nn.Linear(hidden, 4 if age_classes else 2)
-
-    def forward(self, log_mel: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        z = self.head_logits(log_mel, lengths)
-        if self.age_classes:  # [B, 4] = [B, age, gender] -> logsumexp over age -> [B, 2]
-            return torch.logsumexp(z.view(-1, 2, 2), dim=1)
-        return z
-
-    @torch.jit.export
-    def fine_logits(self, log_mel: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        """Logits [batch, 4] over FINE_LABELS (head "gender_age"); [batch, 2] otherwise."""
-        return self.head_logits(log_mel, lengths)
 
     def head_logits(self, log_mel: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         x = log_mel.squeeze(1)  # [B, M, T]
