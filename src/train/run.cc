@@ -112,8 +112,10 @@ std::pair<std::vector<Target>, std::vector<Target>> ReadSplits(const TrainDataOp
 // every training file's age group.
 void ReadAgeGroups(std::vector<internal::Example>& train, const TrainDataOptions& d,
                    bool fine_head) {
-  const auto age_of =
-      internal::ReadGroupsColumn(d.groups_path, "age_group", fine_head ? "--groups" : "--child-weight");
+  const char* needed_by = fine_head                ? "--groups"
+                          : d.child_weight != 1.0 ? "--child-weight"
+                                                  : "--child-augment-scale";
+  const auto age_of = internal::ReadGroupsColumn(d.groups_path, "age_group", needed_by);
   long children = 0;
   for (auto& ex : train) {
     const auto it = age_of.find(ex.id);
