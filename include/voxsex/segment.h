@@ -39,12 +39,13 @@ struct SegmenterOptions {
   double vad_block_s = 30.0;    // frames per VAD decision block, seconds
   // Overrides the card's VadOptions::dynamic_range_db (frames this far under the block's loudest
   // are not speech); 0 keeps the card's.
-  double vad_dynamic_range_db = 30.0;
+  double vad_dynamic_range_db = 35.0;
   double vad_error = 0.1;       // emission: probability that the VAD decision of a frame is wrong
-  double switch_penalty = 40.0;  // nats per change of HMM state
+  double switch_penalty = 20.0;  // nats per change of HMM state
   // Non-speech runs shorter than this (seconds) between two speech runs of the same label become
-  // speech (pauses inside a turn); 0 bridges nothing.
-  double max_pause_s = 1.0;
+  // speech (pauses inside a turn); 0 bridges nothing. The default, 0.3 s, is the NIST Rich
+  // Transcription convention: pauses of 0.3 s or more end a stretch of speech.
+  double max_pause_s = 0.3;
   double min_segment_s = 0.5;   // speech segments shorter than this are relabelled or dropped
   double max_file_duration_s = 24.0 * 3600.0;  // longer files fail (stops a runaway stream)
 

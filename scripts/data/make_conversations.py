@@ -9,7 +9,11 @@ of digital silence or of noise/ clips at -50 dBFS RMS. Writes
   OUT/clean/<id>.flac   16 kHz mono
   OUT/phone/<id>.wav    the same through a telephone channel: 300-3400 Hz band-pass (biquads),
                         8 kHz, mu-law
-  OUT/truth.tsv         header id start_s end_s label (male/female), one row per turn
+  OUT/truth.tsv         header id start_s end_s label (male/female), one row per stretch of
+                        speech: a turn less its pauses of 0.3 s or more (frames 35 dB under the
+                        turn's loudest, the rule that trims the clips)
+  OUT/truth_turns.tsv   the same with one row per whole turn, pauses included (the definition
+                        before 2026-12-03)
 Usage: /usr/bin/python3 scripts/data/make_conversations.py --split dev --out /tmp/conv_dev
 Needs numpy, soundfile, torch and torchaudio (made with torch 1.13 / torchaudio 0.13 on Debian 12).
 """
@@ -45,6 +49,32 @@ def trim(x):
     e = 10 * np.log10(np.mean(x[: n * hop].reshape(n, hop).astype(np.float64) ** 2, axis=1) + 1e-12)
     keep = np.nonzero(e >= e.max() - 35)[0]
     return x[keep[0] * hop : (keep[-1] + 1) * hop]
+
+
+def speech_runs(x, min_pause_s=0.3):
+    """[(start_s, end_s)] of x's speech: x less its pauses, runs of 10 ms frames more than 35 dB
+    under x's loudest frame (trim's rule) lasting at least min_pause_s. Shorter pauses stay speech,
+    as the NIST Rich Transcription evaluations bridge pauses under 0.3 s within a speaker's turn."""
+    hop = RATE // 100
+    n = len(x) // hop
+    e = 10 * np.log10(np.mean(x[: n * hop].reshape(n, hop).astype(np.float64) ** 2, axis=1) + 1e-12)
+    quiet = e < e.max() - 35
+    runs, start, t = [], 0, 0
+    while t < n:
+        if not quiet[t]:
+            t += 1
+            continue
+        u = t
+        while u < n and quiet[u]:
+            u += 1
+        if u - t >= min_pause_s * 100 and t > start:
+            runs.append((start, t))
+        if u - t >= min_pause_s * 100:
+            start = u
+        t = u
+    if start < n:
+        runs.append((start, n))
+    return [(a / 100, b / 100) for a, b in runs]
 
 
 def read(path):
@@ -89,7 +119,7 @@ def main():
 
     os.makedirs(os.path.join(a.out, "clean"), exist_ok=True)
     os.makedirs(os.path.join(a.out, "phone"), exist_ok=True)
-    truth = []
+    truth, turns = [], []
     for k in range(a.count):
         cid = f"conv_{a.split}_{k:02d}"
         n_spk = rng.randint(2, 4)
@@ -121,7 +151,9 @@ def main():
                     gap = noise * (10 ** ((NOISE_DBFS - rms_db(noise)) / 20))
                 parts.append(gap.astype(np.float32))
                 t += gap_n / RATE
-            truth.append((cid, t, t + len(turn) / RATE, "female" if gender == 1 else "male"))
+            label = "female" if gender == 1 else "male"
+            turns.append((cid, t, t + len(turn) / RATE, label))
+            truth.extend((cid, t + a, t + b, label) for a, b in speech_runs(turn))
             parts.append(turn.astype(np.float32))
             t += len(turn) / RATE
             prev = s
@@ -133,10 +165,11 @@ def main():
         y = AF.resample(y, RATE, 8000).clamp(-1, 1).numpy()
         sf.write(os.path.join(a.out, "phone", cid + ".wav"), y, 8000, subtype="ULAW")
         print(f"{cid}: {len(x) / RATE:.1f} s, {n_spk} speakers ({males} male)", flush=True)
-    with open(os.path.join(a.out, "truth.tsv"), "w") as f:
-        f.write("id\tstart_s\tend_s\tlabel\n")
-        for cid, s, e, lab in truth:
-            f.write(f"{cid}\t{s:.3f}\t{e:.3f}\t{lab}\n")
+    for name, rows in (("truth.tsv", truth), ("truth_turns.tsv", turns)):
+        with open(os.path.join(a.out, name), "w") as f:
+            f.write("id\tstart_s\tend_s\tlabel\n")
+            for cid, s, e, lab in rows:
+                f.write(f"{cid}\t{s:.3f}\t{e:.3f}\t{lab}\n")
 
 
 if __name__ == "__main__":
