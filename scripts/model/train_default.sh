@@ -9,8 +9,9 @@
 # --head gender_age; the age groups come from meta.tsv), trained side by side, one thread each
 # (deterministic), with waveform augmentation (recorded and synthetic noise, reverberation,
 # telephone, clipping, formant-preserving pitch shift, spectral tilt), speaker-balanced epochs and
-# children's loss weighted 3x; combined by `voxsex ensemble` (logits averaged) and calibrated on
-# dev. The choices and their dev measurements: models/README.md. About 40 minutes on a 2-core
+# children's loss weighted 3x; network b augments children's crops at half the probability
+# (--child-augment-scale 0.5). Combined by `voxsex ensemble` (logits averaged) and calibrated on
+# dev. The choices and their dev measurements: models/README.md. About 40-50 minutes on a 2-core
 # machine. Interrupted? Run it again: each network resumes from its last finished epoch
 # (`voxsex train --resume`) and ends with the weights of an uninterrupted run.
 set -euo pipefail
@@ -25,34 +26,38 @@ mkdir -p "$work"
 /usr/bin/python3 scripts/model/export_model.py "$work/untrained.pt" \
   --arch ecapa --head gender_age --seed 0
 
-train_network() {  # SEED: trains $work/network_seedSEED.pt, log beside it
-  local seed=$1
+train_network() {  # NAME [OPTION...]: trains $work/network_NAME.pt, log beside it
+  local name=$1
+  shift
   "$build/voxsex" train \
     --targets "$data/train/targets.tsv" --val-targets "$data/dev/targets.tsv" \
-    --groups "$data/meta.tsv" --init "$work/untrained.pt" --out "$work/network_seed$seed.pt" \
-    --epochs 20 --batch-size 32 --lr 0.002 --weight-decay 0.01 --seed "$seed" --threads 1 \
+    --groups "$data/meta.tsv" --init "$work/untrained.pt" --out "$work/network_$name.pt" \
+    --epochs 20 --batch-size 32 --lr 0.002 --weight-decay 0.01 --seed 1 --threads 1 \
     --crop-min 1 --crop-max 4 --gain-db 12 --max-files-per-speaker 30 --child-weight 3 \
     --noise-prob 0.5 --snr-min 0 --snr-max 25 --noise-dir "$data/noise" --reverb-prob 0.2 \
     --telephone-prob 0.15 --clip-prob 0.05 --pitch-prob 0.4 --pitch-semitones 4 \
-    --tilt-prob 0.3 --vad 0 --resume >>"$work/network_seed$seed.log" 2>&1
+    --tilt-prob 0.3 --vad 0 --resume "$@" >>"$work/network_$name.log" 2>&1
 }
 
+unfinished() { [ ! -f "$work/network_$1.pt" ] || [ -d "$work/network_$1.pt.checkpoint" ]; }
 pids=()
-for seed in 1 2; do
-  if [ ! -f "$work/network_seed$seed.pt" ] || [ -d "$work/network_seed$seed.pt.checkpoint" ]; then
-    train_network "$seed" &
-    pids+=($!)
-  fi
-done
+if unfinished a; then
+  train_network a &
+  pids+=($!)
+fi
+if unfinished b; then
+  train_network b --child-augment-scale 0.5 &
+  pids+=($!)
+fi
 status=0
 for pid in "${pids[@]}"; do wait "$pid" || status=$?; done
 if [ "$status" -ne 0 ]; then
-  echo "train_default: a network failed (exit $status); see $work/network_seed*.log" >&2
+  echo "train_default: a network failed (exit $status); see $work/network_*.log" >&2
   exit "$status"
 fi
-grep -h "best epoch" "$work"/network_seed*.log
+grep -h "best epoch" "$work"/network_[ab].log
 
-"$build/voxsex" ensemble --out "$out" "$work/network_seed1.pt" "$work/network_seed2.pt"
+"$build/voxsex" ensemble --out "$out" "$work/network_a.pt" "$work/network_b.pt"
 "$build/voxsex" calibrate --model "$out" --targets "$data/dev/targets.tsv" --out "$out" --threads 2
 
 "$build/voxsex" predict "$data/test" "$work/test_answers.tsv" --model "$out" \
