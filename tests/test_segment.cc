@@ -189,7 +189,7 @@ TEST(Segmenter, ConversationLabelsAndBoundaries) {
 }
 
 // A pause inside a turn (the male clip, 0.6 s of -70 dBFS noise, the male clip again: about 0.8 s
-// without speech, with the clip's own leading silence) is bridged with max_pause_s = 1.0 and
+// without speech, with the clip's own leading silence) is bridged with the previous defaults and
 // splits the turn with the default max_pause_s (0.3 s, the NIST convention that pauses of 0.3 s
 // or more end a stretch of speech). A shorter pause between a male and a female turn (0.2 s of
 // noise, then the female clip's own leading silence) is never bridged: the two segments keep
@@ -219,9 +219,14 @@ TEST(Segmenter, PauseInsideATurnIsBridgedButNotBetweenLabels) {
     }
     return d.str();
   };
-  // --max-pause 1: the turn is one male segment over the pause, then the female one after a gap.
+  // The defaults before 2026-12-03 (--max-pause 1 --switch-penalty 40 --vad-range 30): the turn is
+  // one male segment over the pause, then the female one after a gap. (With --max-pause 1 at
+  // switch penalty 20 the bundled model's female segment starts at the male clip's trailing
+  // silence, 0.8 s early.)
   voxsex::SegmenterOptions long_pauses;
   long_pauses.max_pause_s = 1.0;
+  long_pauses.switch_penalty = 40.0;
+  long_pauses.vad_dynamic_range_db = 30.0;
   const std::vector<voxsex::Segment> bridged = LoadSegmenter(long_pauses).SegmentSamples(x);
   ASSERT_EQ(bridged.size(), 2u) << describe(bridged);
   EXPECT_EQ(bridged[0].gender, 0) << describe(bridged);
