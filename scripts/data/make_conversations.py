@@ -153,7 +153,7 @@ def main():
                 t += gap_n / RATE
             label = "female" if gender == 1 else "male"
             turns.append((cid, t, t + len(turn) / RATE, label))
-            truth.extend((cid, t + a, t + b, label) for a, b in speech_runs(turn))
+            truth.extend((cid, t + s0, t + s1, label) for s0, s1 in speech_runs(turn))
             parts.append(turn.astype(np.float32))
             t += len(turn) / RATE
             prev = s
