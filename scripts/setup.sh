@@ -10,7 +10,7 @@ packages=(
   libsndfile1-dev libfftw3-dev libsoxr-dev libtorch-dev libcli11-dev libspdlog-dev
   nlohmann-json3-dev libgtest-dev libjemalloc-dev
   # an optimised BLAS for LibTorch (it links libblas.so.3; Debian's default alternative is the
-  # reference BLAS, which made `--threads 1` 7x slower); the OpenMP build shares LibTorch's libgomp
+  # reference BLAS, which made `--threads 1` 4x slower); the OpenMP build shares LibTorch's libgomp
   libopenblas0-openmp
   # the voxsex(1) man page and the .deb (cpack -G DEB computes Depends with dpkg-shlibdeps)
   help2man dpkg-dev
