@@ -30,6 +30,12 @@ import torchaudio.functional as AF
 RATE = 16000
 SPEECH_DBFS = -26.0
 NOISE_DBFS = -50.0
+# The truth's second rule: a frame less than FLOOR_MARGIN_DB over its recording's noise floor (the
+# FLOOR_PERCENTILE-th percentile of the recording's frame energies) is not speech. A quarter of
+# the LibriSpeech and speechocean762 recordings have their floor within 35 dB of their loudest
+# frame; without this rule their silences (0.3-1 s at each end) counted as speech.
+FLOOR_PERCENTILE = 5.0
+FLOOR_MARGIN_DB = 10.0
 # Sources of long, quiet-room utterances: the digit corpora are too short to make turns of, and
 # the phone and webcam recordings (baved, alphanumeric) carry noise floors that levelling to
 # SPEECH_DBFS would turn into seconds of loud "speech" without speech in the truth.
@@ -40,25 +46,40 @@ def rms_db(x):
     return 20 * np.log10(np.sqrt(np.mean(x.astype(np.float64) ** 2)) + 1e-12)
 
 
+def frame_db(x):
+    """Energies of x's whole 10 ms frames, dB (10 log10 of the mean square)."""
+    hop = RATE // 100
+    n = len(x) // hop
+    return 10 * np.log10(np.mean(x[: n * hop].reshape(n, hop).astype(np.float64) ** 2, axis=1) + 1e-12)
+
+
+def noise_floor_db(x):
+    """A recording's noise floor: the FLOOR_PERCENTILE-th percentile of its 10 ms frame energies,
+    dB (the level of its pauses; speech lies above it)."""
+    return float(np.percentile(frame_db(x), FLOOR_PERCENTILE))
+
+
 def trim(x):
     """Drops leading and trailing 10 ms frames more than 35 dB under the loudest frame."""
     hop = RATE // 100
-    n = len(x) // hop
-    if n < 3:
+    if len(x) // hop < 3:
         return x
-    e = 10 * np.log10(np.mean(x[: n * hop].reshape(n, hop).astype(np.float64) ** 2, axis=1) + 1e-12)
+    e = frame_db(x)
     keep = np.nonzero(e >= e.max() - 35)[0]
     return x[keep[0] * hop : (keep[-1] + 1) * hop]
 
 
-def speech_runs(x, min_pause_s=0.3):
-    """[(start_s, end_s)] of x's speech: x less its pauses, runs of 10 ms frames more than 35 dB
-    under x's loudest frame (trim's rule) lasting at least min_pause_s. Shorter pauses stay speech,
-    as the NIST Rich Transcription evaluations bridge pauses under 0.3 s within a speaker's turn."""
+def speech_runs(x, floor_db, min_pause_s=0.3):
+    """[(start_s, end_s)] of x's speech: x less its pauses, runs lasting at least min_pause_s of
+    10 ms frames that are more than 35 dB under x's loudest frame (trim's rule) or less than
+    FLOOR_MARGIN_DB over the noise floor of the recording they come from (floor_db: per sample,
+    -inf where no recording plays). Shorter pauses stay speech, as the NIST Rich Transcription
+    evaluations bridge pauses under 0.3 s within a speaker's turn."""
     hop = RATE // 100
-    n = len(x) // hop
-    e = 10 * np.log10(np.mean(x[: n * hop].reshape(n, hop).astype(np.float64) ** 2, axis=1) + 1e-12)
-    quiet = e < e.max() - 35
+    e = frame_db(x)
+    n = len(e)
+    floor = floor_db[: n * hop].reshape(n, hop).max(axis=1)
+    quiet = (e < e.max() - 35) | (e < floor + FLOOR_MARGIN_DB)
     runs, start, t = [], 0, 0
     while t < n:
         if not quiet[t]:
@@ -114,7 +135,8 @@ def main():
     def clip(i):
         if i not in cache:
             x = trim(read(files[i]))
-            cache[i] = x * (10 ** ((SPEECH_DBFS - rms_db(x)) / 20))
+            x = x * (10 ** ((SPEECH_DBFS - rms_db(x)) / 20))
+            cache[i] = (x, noise_floor_db(x))
         return cache[i]
 
     os.makedirs(os.path.join(a.out, "clean"), exist_ok=True)
@@ -131,16 +153,19 @@ def main():
             s = prev if prev is not None and rng.random() < 0.2 else rng.choice([x for x in spk if x != prev])
             gender, ids = speakers[s]
             turn_s = rng.uniform(2, 20)
-            pieces, n = [], 0
+            pieces, floors, n = [], [], 0
             while n < turn_s * RATE:
-                x = clip(rng.choice(ids))
+                x, floor_db = clip(rng.choice(ids))
                 pieces.append(x)
+                floors.append(np.full(len(x), floor_db))
                 n += len(x)
                 if n < turn_s * RATE:  # a short breath between a speaker's clips
                     pause = np.zeros(int(rng.uniform(0.05, 0.2) * RATE), np.float32)
                     pieces.append(pause)
+                    floors.append(np.full(len(pause), -np.inf))
                     n += len(pause)
             turn = np.concatenate(pieces)[: int(turn_s * RATE)]
+            turn_floor = np.concatenate(floors)[: len(turn)]
             if parts:
                 gap_n = int(rng.uniform(0.2, 2.0) * RATE)
                 if rng.random() < 0.5:
@@ -153,7 +178,7 @@ def main():
                 t += gap_n / RATE
             label = "female" if gender == 1 else "male"
             turns.append((cid, t, t + len(turn) / RATE, label))
-            truth.extend((cid, t + s0, t + s1, label) for s0, s1 in speech_runs(turn))
+            truth.extend((cid, t + s0, t + s1, label) for s0, s1 in speech_runs(turn, turn_floor))
             parts.append(turn.astype(np.float32))
             t += len(turn) / RATE
             prev = s
