@@ -26,6 +26,12 @@ void SegmenterOptions::Validate() const {
   if (!(std::isfinite(vad_dynamic_range_db) && vad_dynamic_range_db >= 0.0)) {
     throw ConfigError("segmenter vad_dynamic_range_db must be >= 0");
   }
+  if (!(std::isfinite(vad_floor_window_s) && vad_floor_window_s >= 0.0)) {
+    throw ConfigError("segmenter vad_floor_window_s must be >= 0");
+  }
+  if (!(std::isfinite(vad_floor_margin_db) && vad_floor_margin_db >= 0.0)) {
+    throw ConfigError("segmenter vad_floor_margin_db must be >= 0");
+  }
   if (!(vad_error > 0.0 && vad_error < 0.5)) {
     throw ConfigError("segmenter vad_error must be in (0, 0.5)");
   }
@@ -43,10 +49,11 @@ void SegmenterOptions::Validate() const {
 
 std::string SegmenterOptions::ToString() const {
   return fmt::format(
-      "SegmenterOptions(window_s={}, hop_s={}, vad_block_s={}, vad_dynamic_range_db={}, vad_error={}, switch_penalty={}, "
-      "max_pause_s={}, min_segment_s={}, max_file_duration_s={})",
-      window_s, hop_s, vad_block_s, vad_dynamic_range_db, vad_error, switch_penalty, max_pause_s, min_segment_s,
-      max_file_duration_s);
+      "SegmenterOptions(window_s={}, hop_s={}, vad_block_s={}, vad_dynamic_range_db={}, vad_floor_window_s={}, "
+      "vad_floor_margin_db={}, vad_error={}, switch_penalty={}, max_pause_s={}, min_segment_s={}, "
+      "max_file_duration_s={})",
+      window_s, hop_s, vad_block_s, vad_dynamic_range_db, vad_floor_window_s, vad_floor_margin_db, vad_error,
+      switch_penalty, max_pause_s, min_segment_s, max_file_duration_s);
 }
 
 double SegmentResult::speech_s() const {
@@ -83,6 +90,8 @@ class FileRun {
     ctx_ = static_cast<std::int64_t>((mel_.n_fft / 2 + mel_.hop_length - 1) / mel_.hop_length) *
            mel_.hop_length;
     if (opts.vad_dynamic_range_db > 0.0) vad_.dynamic_range_db = opts.vad_dynamic_range_db;
+    floor_window_frames_ = static_cast<int>(std::lround(opts.vad_floor_window_s / frame_s));
+    floor_margin_db_ = opts.vad_floor_margin_db;
     log_switch_ = -opts.switch_penalty;
     log_vad_ok_ = std::log(1.0 - opts.vad_error);
     log_vad_bad_ = std::log(opts.vad_error);
@@ -252,6 +261,7 @@ class FileRun {
       std::vector<std::uint8_t> speech(static_cast<std::size_t>(n), 0);
       if (!sel.no_speech) {
         for (int t : sel.frames) speech[static_cast<std::size_t>(t)] = 1;
+        if (floor_window_frames_ > 0) LocalFloor(block, &speech);
       }
       store_.num_mels = block.num_mels;
       store_.data.insert(store_.data.end(), block.data.begin(), block.data.end());
@@ -261,6 +271,29 @@ class FileRun {
       store_count_.resize(store_speech_.size(), 0);
     }
     Windows(eof);
+  }
+
+  // Clears the frames of `speech` that are less than floor_margin_db_ over the
+  // background_percentile-th percentile of the energies within floor_window_frames_ around them
+  // (clipped to the block), the percentile taken every kFloorStride frames.
+  void LocalFloor(const LogMel& block, std::vector<std::uint8_t>* speech) const {
+    constexpr int kFloorStride = 10;
+    const std::vector<double> energy = FrameEnergiesDb(block, vad_.first_band);
+    const int n = block.num_frames;
+    const int half = floor_window_frames_ / 2;
+    std::vector<double> window;
+    for (int c = 0; c < n; c += kFloorStride) {
+      const int lo = std::max(0, c + kFloorStride / 2 - half);
+      const int hi = std::min(n, c + kFloorStride / 2 + half + 1);
+      window.assign(energy.begin() + lo, energy.begin() + hi);
+      const auto k = static_cast<std::size_t>(
+          std::lround(vad_.background_percentile / 100.0 * static_cast<double>(window.size() - 1)));
+      std::nth_element(window.begin(), window.begin() + static_cast<std::ptrdiff_t>(k), window.end());
+      const double threshold = window[k] + floor_margin_db_;
+      for (int t = c; t < std::min(n, c + kFloorStride); ++t) {
+        if (energy[static_cast<std::size_t>(t)] < threshold) (*speech)[static_cast<std::size_t>(t)] = 0;
+      }
+    }
   }
 
   // Classifies the windows the store holds, then passes the final frames to the Viterbi.
@@ -361,6 +394,8 @@ class FileRun {
   MelFrontend frontend_;
   VadOptions vad_;
   int win_frames_ = 0, hop_frames_ = 0, vad_block_frames_ = 0;
+  int floor_window_frames_ = 0;  // 0: no local noise floor
+  double floor_margin_db_ = 0.0;
   std::int64_t ctx_ = 0;
   double log_switch_ = 0.0, log_vad_ok_ = 0.0, log_vad_bad_ = 0.0;
 

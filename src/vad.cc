@@ -35,6 +35,19 @@ std::string VadOptions::ToString() const {
   return s.str();
 }
 
+std::vector<double> FrameEnergiesDb(const LogMel& log_mel, int first_band) {
+  std::vector<double> energy_db(static_cast<std::size_t>(std::max(log_mel.num_frames, 0)));
+  if (log_mel.num_mels <= 0) return energy_db;
+  const int from = std::clamp(first_band, 0, log_mel.num_mels - 1);
+  for (int t = 0; t < log_mel.num_frames; ++t) {
+    const float* f = log_mel.frame(t);
+    double sum = 0.0;
+    for (int m = from; m < log_mel.num_mels; ++m) sum += std::exp(static_cast<double>(f[m]));
+    energy_db[static_cast<std::size_t>(t)] = 10.0 * std::log10(std::max(sum, 1e-30));
+  }
+  return energy_db;
+}
+
 SpeechSelection SelectSpeech(const LogMel& log_mel, const VadOptions& opts) {
   SpeechSelection sel;
   const int t_max = log_mel.num_frames;
@@ -42,15 +55,7 @@ SpeechSelection SelectSpeech(const LogMel& log_mel, const VadOptions& opts) {
     sel.no_speech = true;
     return sel;
   }
-  std::vector<double> energy_db(t_max);
-  for (int t = 0; t < t_max; ++t) {
-    const float* f = log_mel.frame(t);
-    double sum = 0.0;
-    for (int m = std::min(opts.first_band, log_mel.num_mels - 1); m < log_mel.num_mels; ++m) {
-      sum += std::exp(static_cast<double>(f[m]));
-    }
-    energy_db[t] = 10.0 * std::log10(std::max(sum, 1e-30));
-  }
+  const std::vector<double> energy_db = FrameEnergiesDb(log_mel, opts.first_band);
   std::vector<double> sorted = energy_db;
   const auto k = static_cast<std::size_t>(
       std::lround(opts.background_percentile / 100.0 * static_cast<double>(t_max - 1)));

@@ -129,6 +129,7 @@ TEST(SegmenterOptions, InvalidValuesThrow) {
   bad([](auto& o) { o.min_segment_s = std::nan(""); });
   bad([](auto& o) { o.max_pause_s = -0.1; });
   bad([](auto& o) { o.vad_dynamic_range_db = -3.0; });
+  bad([](auto& o) { o.vad_floor_window_s = -1.0; });
 }
 
 TEST(SegmentFormats, TsvSummaryRttmTextGrid) {
@@ -246,6 +247,68 @@ TEST(Segmenter, PauseInsideATurnIsBridgedButNotBetweenLabels) {
   for (std::size_t i = 2; i < split.size(); ++i) EXPECT_EQ(split[i].gender, 1) << describe(split);
   EXPECT_LE(split[0].end_s, pause_start_s + 0.1) << describe(split);
   EXPECT_GE(split[1].start_s, pause_end_s - 0.1) << describe(split);
+}
+
+// `x` scaled so that its loudest 10 ms frame has a mean square of `dbfs` dB.
+std::vector<float> LoudestFrameAt(std::vector<float> x, double dbfs) {
+  double loudest = 0.0;
+  for (std::size_t i = 0; i + 160 <= x.size(); i += 160) {
+    double ms = 0.0;
+    for (std::size_t k = i; k < i + 160; ++k) ms += static_cast<double>(x[k]) * x[k];
+    loudest = std::max(loudest, ms / 160.0);
+  }
+  const double gain = std::pow(10.0, dbfs / 20.0) / std::sqrt(loudest);
+  for (auto& v : x) v = static_cast<float>(v * gain);
+  return x;
+}
+
+// A speaker recorded with a noise floor 28 dB under their loudest frame (the female clip, 1.2 s of
+// that floor alone, the female clip again), between two clean male turns (every clip's loudest
+// frame at -10 dBFS, the gaps -70 dBFS noise). The floor is within the VAD block's 35 dB range,
+// so with the block's floor only the pause is bridged as speech; the floor tracked over
+// vad_floor_window_s (the default) finds it.
+TEST(Segmenter, LocalNoiseFloorFindsThePausesOfANoisyRecording) {
+  const auto male = LoudestFrameAt(voxsex::ReadAudio((kData / "clip_3_wav16_16k_mono.wav").string()).samples, -10.0);
+  const auto female = LoudestFrameAt(voxsex::ReadAudio((kData / "clip_4_mp3_48k_mono.mp3").string()).samples, -10.0);
+  std::vector<float> x = Noise(kRate, -70.0, 21);
+  auto append = [&x](const std::vector<float>& part) { x.insert(x.end(), part.begin(), part.end()); };
+  append(male);
+  append(Noise(kRate, -70.0, 22));
+  const std::size_t pause = 12 * kRate / 10;
+  const std::size_t noisy_start = x.size();
+  std::vector<float> noisy = Noise(female.size() + pause + female.size(), -38.0, 23);
+  for (std::size_t i = 0; i < female.size(); ++i) {
+    noisy[i] += female[i];
+    noisy[female.size() + pause + i] += female[i];
+  }
+  append(noisy);
+  const double pause_start_s = static_cast<double>(noisy_start + female.size()) / kRate;
+  const double pause_end_s = pause_start_s + static_cast<double>(pause) / kRate;
+  const double noisy_end_s = static_cast<double>(x.size()) / kRate;
+  append(Noise(kRate, -70.0, 24));
+  append(male);
+  append(Noise(kRate, -70.0, 25));
+
+  // Seconds called speech in [a, b).
+  auto speech_in = [](const std::vector<voxsex::Segment>& segs, double a, double b) {
+    double s = 0.0;
+    for (const auto& g : segs) s += std::max(0.0, std::min(b, g.end_s) - std::max(a, g.start_s));
+    return s;
+  };
+  voxsex::SegmenterOptions block_floor;
+  block_floor.vad_floor_window_s = 0.0;
+  const auto before = LoadSegmenter(block_floor).SegmentSamples(x);
+  EXPECT_GT(speech_in(before, pause_start_s + 0.2, pause_end_s - 0.2), 0.6);
+
+  const auto after = LoadSegmenter().SegmentSamples(x);
+  EXPECT_LT(speech_in(after, pause_start_s + 0.2, pause_end_s - 0.2), 0.1);
+  // The female speech on either side is still found and labelled.
+  const double noisy_start_s = static_cast<double>(noisy_start) / kRate;
+  EXPECT_GT(speech_in(after, noisy_start_s, pause_start_s), 0.45 * (pause_start_s - noisy_start_s));
+  EXPECT_GT(speech_in(after, pause_end_s, noisy_end_s), 0.45 * (noisy_end_s - pause_end_s));
+  for (const auto& g : after) {
+    if (g.start_s >= noisy_start_s && g.end_s <= noisy_end_s) EXPECT_EQ(g.gender, 1) << g.start_s;
+  }
 }
 
 TEST(Segmenter, LowLevelNoiseHasNoSegments) {

@@ -3,7 +3,8 @@
 // A file is streamed (AudioStream) and its log-mel computed block by block with enough context
 // that the frames equal those of the whole file (MelFrontend). Per 10 ms frame:
 //   - speech: the model's energy VAD (SelectSpeech with the card's VadOptions) on blocks of
-//     vad_block_s seconds (its background percentile is taken per block);
+//     vad_block_s seconds (its background percentile is taken per block), and, with
+//     vad_floor_window_s, above a noise floor tracked over a sliding window;
 //   - female log-odds: the mean logit margin (logit_female - logit_male) of the sliding windows
 //     (window_s long, every hop_s) that cover the frame and hold speech, each window classified by
 //     GenderModel::Predict (batched; the model's own VAD drops the window's silent frames);
@@ -34,19 +35,29 @@
 namespace voxsex {
 
 struct SegmenterOptions {
-  double window_s = 2.0;        // sliding gender window length, seconds
-  double hop_s = 1.0;           // between window starts, seconds (<= window_s)
+  double window_s = 1.5;        // sliding gender window length, seconds
+  double hop_s = 0.75;          // between window starts, seconds (<= window_s)
   double vad_block_s = 30.0;    // frames per VAD decision block, seconds
   // Overrides the card's VadOptions::dynamic_range_db (frames this far under the block's loudest
   // are not speech); 0 keeps the card's.
   double vad_dynamic_range_db = 35.0;
+  // The noise floor tracked locally: a frame is speech only when it is also vad_floor_margin_db
+  // over the card's background_percentile-th percentile of the frame energies within
+  // vad_floor_window_s seconds around it (inside its VAD block; the percentile is updated every
+  // 0.1 s). A speaker recorded with a higher floor than the block's quietest stretch then has
+  // their pauses found; after minimum-statistics noise tracking (R. Martin, "Noise power spectral
+  // density estimation based on optimal smoothing and minimum statistics", IEEE Trans. Speech
+  // Audio Process. 9(5), 2001), on the broadband energy. vad_floor_window_s 0 = the block's floor
+  // only. Defaults chosen on dev conversations (README, segment).
+  double vad_floor_window_s = 3.0;
+  double vad_floor_margin_db = 10.0;
   double vad_error = 0.1;       // emission: probability that the VAD decision of a frame is wrong
   double switch_penalty = 20.0;  // nats per change of HMM state
   // Non-speech runs shorter than this (seconds) between two speech runs of the same label become
   // speech (pauses inside a turn); 0 bridges nothing. The default, 0.3 s, is the NIST Rich
   // Transcription convention: pauses of 0.3 s or more end a stretch of speech.
   double max_pause_s = 0.3;
-  double min_segment_s = 0.5;   // speech segments shorter than this are relabelled or dropped
+  double min_segment_s = 0.25;  // speech segments shorter than this are relabelled or dropped
   double max_file_duration_s = 24.0 * 3600.0;  // longer files fail (stops a runaway stream)
 
   // Throws ConfigError when a field is out of range.

@@ -40,6 +40,10 @@ struct SpeechSelection {
   bool no_speech = false;   // fewer than min_speech_frames passed: `frames` holds every frame
 };
 
+// Per-frame energies of `log_mel` as SelectSpeech measures them: 10 log10 of the sum of the mel
+// band powers (exp of the log-mel values) from first_band up, dB; [num_frames]. Never throws.
+std::vector<double> FrameEnergiesDb(const LogMel& log_mel, int first_band);
+
 // Selects the speech frames of `log_mel` (log(mel power + log_offset), [num_frames x num_mels]).
 // Never throws; a log-mel of 0 frames gives no frames and no_speech.
 SpeechSelection SelectSpeech(const LogMel& log_mel, const VadOptions& opts);

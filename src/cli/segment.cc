@@ -109,6 +109,13 @@ CLI::App* setup_segment(CLI::App& app, SegmentOptions& o) {
                   "Frames more than this many dB under the loudest of their 30 s block are not "
                   "speech (0 = the model's VAD setting)")
       ->capture_default_str();
+  cmd->add_option("--vad-floor-window", o.segmenter.vad_floor_window_s,
+                  "Frames must also be --vad-floor-margin dB over the noise floor of this many "
+                  "seconds around them (0 = only their 30 s block's floor)")
+      ->capture_default_str();
+  cmd->add_option("--vad-floor-margin", o.segmenter.vad_floor_margin_db,
+                  "See --vad-floor-window, dB")
+      ->capture_default_str();
   cmd->add_option("--vad-error", o.segmenter.vad_error,
                   "Viterbi emission: how often a frame's speech/non-speech decision is wrong")
       ->capture_default_str();
