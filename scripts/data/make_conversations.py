@@ -13,7 +13,7 @@ of digital silence or of noise/ clips at -50 dBFS RMS. Writes
                         speech: a turn less its pauses of 0.3 s or more (frames 35 dB under the
                         turn's loudest, the rule that trims the clips, or less than 10 dB over
                         the noise floor of the recording they come from; the second rule since
-                        2026-12-03, session 2)
+                        the afternoon of 2026-12-03)
   OUT/truth_turns.tsv   the same with one row per whole turn, pauses included (the definition
                         before 2026-12-03)
 Usage: /usr/bin/python3 scripts/data/make_conversations.py --split dev --out /tmp/conv_dev
