@@ -11,8 +11,8 @@
 # telephone, clipping, formant-preserving pitch shift, spectral tilt), speaker-balanced epochs and
 # children's loss weighted 3x; network b augments children's crops at half the probability
 # (--child-augment-scale 0.5). Combined by `voxsex ensemble` (logits averaged) and calibrated on
-# dev. The choices and their dev measurements: models/README.md. About 40-50 minutes on a 2-core
-# machine. Interrupted? Run it again: each network resumes from its last finished epoch
+# dev. The choices and their dev measurements: models/README.md. About 36 minutes on a 2-core
+# machine (35.5 measured, 2026-12-03). Interrupted? Run it again: each network resumes from its last finished epoch
 # (`voxsex train --resume`) and ends with the weights of an uninterrupted run.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
