@@ -34,8 +34,9 @@ SPEECH_DBFS = -26.0
 NOISE_DBFS = -50.0
 # The truth's second rule: a frame less than FLOOR_MARGIN_DB over its recording's noise floor (the
 # FLOOR_PERCENTILE-th percentile of the recording's frame energies) is not speech. A quarter of
-# the LibriSpeech and speechocean762 recordings have their floor within 35 dB of their loudest
-# frame; without this rule their silences (0.3-1 s at each end) counted as speech.
+# the dev split's LibriSpeech and speechocean762 recordings (25-33% by source) have their floor
+# within 35 dB of their loudest frame; without this rule their silences (0.3-1 s at each end)
+# counted as speech.
 FLOOR_PERCENTILE = 5.0
 FLOOR_MARGIN_DB = 10.0
 # Sources of long, quiet-room utterances: the digit corpora are too short to make turns of, and
