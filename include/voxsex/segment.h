@@ -47,8 +47,9 @@ struct SegmenterOptions {
   // 0.1 s). A speaker recorded with a higher floor than the block's quietest stretch then has
   // their pauses found; after minimum-statistics noise tracking (R. Martin, "Noise power spectral
   // density estimation based on optimal smoothing and minimum statistics", IEEE Trans. Speech
-  // Audio Process. 9(5), 2001), on the broadband energy. vad_floor_window_s 0 = the block's floor
-  // only. Defaults chosen on dev conversations (README, segment).
+  // Audio Process. 9(5), 2001), on the frame energy SelectSpeech measures (FrameEnergiesDb).
+  // vad_floor_window_s 0 = the block's floor only. Defaults chosen on dev conversations (README,
+  // segment).
   double vad_floor_window_s = 3.0;
   double vad_floor_margin_db = 10.0;
   double vad_error = 0.1;       // emission: probability that the VAD decision of a frame is wrong

@@ -114,7 +114,7 @@ CLI::App* setup_segment(CLI::App& app, SegmentOptions& o) {
                   "seconds around them (0 = only their 30 s block's floor)")
       ->capture_default_str();
   cmd->add_option("--vad-floor-margin", o.segmenter.vad_floor_margin_db,
-                  "See --vad-floor-window, dB")
+                  "How far over that local noise floor a speech frame must be, dB")
       ->capture_default_str();
   cmd->add_option("--vad-error", o.segmenter.vad_error,
                   "Viterbi emission: how often a frame's speech/non-speech decision is wrong")
