@@ -257,11 +257,12 @@ class FileRun {
       block.data.assign(pending_.data.begin(), pending_.data.begin() + static_cast<std::ptrdiff_t>(values));
       pending_.data.erase(pending_.data.begin(), pending_.data.begin() + static_cast<std::ptrdiff_t>(values));
       pending_.num_frames -= n;
-      const SpeechSelection sel = SelectSpeech(block, vad_);
+      const std::vector<double> energy = FrameEnergiesDb(block, vad_.first_band);
+      const SpeechSelection sel = SelectSpeech(energy, vad_);
       std::vector<std::uint8_t> speech(static_cast<std::size_t>(n), 0);
       if (!sel.no_speech) {
         for (int t : sel.frames) speech[static_cast<std::size_t>(t)] = 1;
-        if (floor_window_frames_ > 0) LocalFloor(block, &speech);
+        if (floor_window_frames_ > 0) LocalFloor(energy, &speech);
       }
       store_.num_mels = block.num_mels;
       store_.data.insert(store_.data.end(), block.data.begin(), block.data.end());
@@ -273,23 +274,20 @@ class FileRun {
     Windows(eof);
   }
 
-  // Clears the frames of `speech` that are less than floor_margin_db_ over the
-  // background_percentile-th percentile of the energies within floor_window_frames_ around them
-  // (clipped to the block), the percentile taken every kFloorStride frames.
-  void LocalFloor(const LogMel& block, std::vector<std::uint8_t>* speech) const {
+  // Clears the frames of `speech` whose energy (dB, one per frame of the block) is less than
+  // floor_margin_db_ over the background_percentile-th percentile of the energies within
+  // floor_window_frames_ around them (clipped to the block), the percentile taken every
+  // kFloorStride frames.
+  void LocalFloor(const std::vector<double>& energy, std::vector<std::uint8_t>* speech) const {
     constexpr int kFloorStride = 10;
-    const std::vector<double> energy = FrameEnergiesDb(block, vad_.first_band);
-    const int n = block.num_frames;
+    const int n = static_cast<int>(energy.size());
     const int half = floor_window_frames_ / 2;
-    std::vector<double> window;
     for (int c = 0; c < n; c += kFloorStride) {
       const int lo = std::max(0, c + kFloorStride / 2 - half);
       const int hi = std::min(n, c + kFloorStride / 2 + half + 1);
-      window.assign(energy.begin() + lo, energy.begin() + hi);
-      const auto k = static_cast<std::size_t>(
-          std::lround(vad_.background_percentile / 100.0 * static_cast<double>(window.size() - 1)));
-      std::nth_element(window.begin(), window.begin() + static_cast<std::ptrdiff_t>(k), window.end());
-      const double threshold = window[k] + floor_margin_db_;
+      const double floor =
+          PercentileOf({energy.begin() + lo, energy.begin() + hi}, vad_.background_percentile);
+      const double threshold = floor + floor_margin_db_;
       for (int t = c; t < std::min(n, c + kFloorStride); ++t) {
         if (energy[static_cast<std::size_t>(t)] < threshold) (*speech)[static_cast<std::size_t>(t)] = 0;
       }

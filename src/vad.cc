@@ -48,24 +48,32 @@ std::vector<double> FrameEnergiesDb(const LogMel& log_mel, int first_band) {
   return energy_db;
 }
 
+double PercentileOf(std::vector<double> values, double percentile) {
+  if (values.empty()) return std::nan("");
+  const auto k = static_cast<std::size_t>(
+      std::lround(percentile / 100.0 * static_cast<double>(values.size() - 1)));
+  std::nth_element(values.begin(), values.begin() + static_cast<std::ptrdiff_t>(k), values.end());
+  return values[k];
+}
+
 SpeechSelection SelectSpeech(const LogMel& log_mel, const VadOptions& opts) {
+  if (log_mel.num_mels <= 0) return SelectSpeech(std::vector<double>{}, opts);
+  return SelectSpeech(FrameEnergiesDb(log_mel, opts.first_band), opts);
+}
+
+SpeechSelection SelectSpeech(const std::vector<double>& energy_db, const VadOptions& opts) {
   SpeechSelection sel;
-  const int t_max = log_mel.num_frames;
-  if (t_max <= 0 || log_mel.num_mels <= 0) {
+  const int t_max = static_cast<int>(energy_db.size());
+  if (t_max <= 0) {
     sel.no_speech = true;
     return sel;
   }
-  const std::vector<double> energy_db = FrameEnergiesDb(log_mel, opts.first_band);
-  std::vector<double> sorted = energy_db;
-  const auto k = static_cast<std::size_t>(
-      std::lround(opts.background_percentile / 100.0 * static_cast<double>(t_max - 1)));
-  std::nth_element(sorted.begin(), sorted.begin() + k, sorted.end());
-  const double background = sorted[k];
+  const double background = PercentileOf(energy_db, opts.background_percentile);
   const double loudest = *std::max_element(energy_db.begin(), energy_db.end());
   const double threshold =
       std::max(loudest - opts.dynamic_range_db, background + opts.background_margin_db);
   for (int t = 0; t < t_max; ++t) {
-    if (energy_db[t] >= threshold) sel.frames.push_back(t);
+    if (energy_db[static_cast<std::size_t>(t)] >= threshold) sel.frames.push_back(t);
   }
   sel.num_speech_frames = static_cast<int>(sel.frames.size());
   if (sel.num_speech_frames < opts.min_speech_frames) {

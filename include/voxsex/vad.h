@@ -44,9 +44,16 @@ struct SpeechSelection {
 // band powers (exp of the log-mel values) from first_band up, dB; [num_frames]. Never throws.
 std::vector<double> FrameEnergiesDb(const LogMel& log_mel, int first_band);
 
+// The `percentile`-th percentile (0-100) of `values`: the element of rank
+// round(percentile / 100 * (size - 1)) in increasing order; NaN when `values` is empty.
+double PercentileOf(std::vector<double> values, double percentile);
+
 // Selects the speech frames of `log_mel` (log(mel power + log_offset), [num_frames x num_mels]).
 // Never throws; a log-mel of 0 frames gives no frames and no_speech.
 SpeechSelection SelectSpeech(const LogMel& log_mel, const VadOptions& opts);
+
+// The same on frame energies already measured (FrameEnergiesDb(log_mel, opts.first_band)).
+SpeechSelection SelectSpeech(const std::vector<double>& energy_db, const VadOptions& opts);
 
 // The rows `frames` of `log_mel`, in that order: [frames.size() x num_mels].
 LogMel KeepFrames(const LogMel& log_mel, const std::vector<int>& frames);
