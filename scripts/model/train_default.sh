@@ -12,8 +12,8 @@
 # children's loss weighted 3x; network b augments children's crops at half the probability
 # (--child-augment-scale 0.5). Combined by `voxsex ensemble` (logits averaged) and calibrated on
 # dev. The choices and their dev measurements: models/README.md. About 36 minutes on a 2-core
-# machine (35.5 measured, 2026-12-03). Interrupted? Run it again: each network resumes from its last finished epoch
-# (`voxsex train --resume`) and ends with the weights of an uninterrupted run.
+# machine (35.5 measured, 2026-12-03). Interrupted? Run it again: each network resumes from its
+# last finished epoch (`voxsex train --resume`) and ends with the weights of an uninterrupted run.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 data=${1:-../shared/voxsex-data}
