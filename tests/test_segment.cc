@@ -307,7 +307,9 @@ TEST(Segmenter, LocalNoiseFloorFindsThePausesOfANoisyRecording) {
   EXPECT_GT(speech_in(after, noisy_start_s, pause_start_s), 0.45 * (pause_start_s - noisy_start_s));
   EXPECT_GT(speech_in(after, pause_end_s, noisy_end_s), 0.45 * (noisy_end_s - pause_end_s));
   for (const auto& g : after) {
-    if (g.start_s >= noisy_start_s && g.end_s <= noisy_end_s) EXPECT_EQ(g.gender, 1) << g.start_s;
+    if (g.start_s >= noisy_start_s && g.end_s <= noisy_end_s) {
+      EXPECT_EQ(g.gender, 1) << g.start_s;
+    }
   }
 }
 
