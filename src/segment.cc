@@ -14,6 +14,9 @@
 #include "voxsex/tsv.h"
 #include "voxsex/vad.h"
 
+#include <nlohmann/json.hpp>
+#include <torch/script.h>
+
 namespace voxsex {
 
 void SegmenterOptions::Validate() const {
@@ -32,6 +35,9 @@ void SegmenterOptions::Validate() const {
   if (!(std::isfinite(vad_floor_margin_db) && vad_floor_margin_db >= 0.0)) {
     throw ConfigError("segmenter vad_floor_margin_db must be >= 0");
   }
+  if (!std::isnan(vad_threshold) && !std::isfinite(vad_threshold)) {
+    throw ConfigError("segmenter vad_threshold must be finite (or NaN: the detector's own)");
+  }
   if (!(vad_error > 0.0 && vad_error < 0.5)) {
     throw ConfigError("segmenter vad_error must be in (0, 0.5)");
   }
@@ -49,11 +55,11 @@ void SegmenterOptions::Validate() const {
 
 std::string SegmenterOptions::ToString() const {
   return fmt::format(
-      "SegmenterOptions(window_s={}, hop_s={}, vad_block_s={}, vad_dynamic_range_db={}, vad_floor_window_s={}, "
-      "vad_floor_margin_db={}, vad_error={}, switch_penalty={}, max_pause_s={}, min_segment_s={}, "
-      "max_file_duration_s={})",
-      window_s, hop_s, vad_block_s, vad_dynamic_range_db, vad_floor_window_s, vad_floor_margin_db, vad_error,
-      switch_penalty, max_pause_s, min_segment_s, max_file_duration_s);
+      "SegmenterOptions(window_s={}, hop_s={}, vad_block_s={}, vad_model='{}', vad_threshold={}, "
+      "vad_dynamic_range_db={}, vad_floor_window_s={}, vad_floor_margin_db={}, vad_error={}, "
+      "switch_penalty={}, max_pause_s={}, min_segment_s={}, max_file_duration_s={})",
+      window_s, hop_s, vad_block_s, vad_model, vad_threshold, vad_dynamic_range_db, vad_floor_window_s,
+      vad_floor_margin_db, vad_error, switch_penalty, max_pause_s, min_segment_s, max_file_duration_s);
 }
 
 double SegmentResult::speech_s() const {
@@ -71,14 +77,106 @@ double SegmentResult::gender_s(int gender) const {
 }
 
 namespace {
+// The first line of an exception's message (LibTorch's carry a C++ backtrace after it).
+std::string FirstLine(const std::string& what) { return what.substr(0, what.find('\n')); }
+}  // namespace
+
+std::string DefaultSpeechDetectorPath() {
+  if (const char* env = std::getenv("VOXSEX_VAD_MODEL"); env != nullptr && *env != '\0') return env;
+  return FindBundledModel(kSpeechDetectorFile);
+}
+
+SpeechDetector SpeechDetector::Load(const std::string& path, const MelOptions& mel) {
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(path, ec)) {
+    throw ModelError("speech detector '" + path + "': no such file");
+  }
+  SpeechDetector d;
+  torch::jit::ExtraFilesMap extra{{kSpeechDetectorMetadataName, ""}};
+  try {
+    d.module_ = std::make_shared<torch::jit::Module>(torch::jit::load(path, torch::kCPU, extra));
+  } catch (const std::exception& e) {
+    throw ModelError("speech detector '" + path + "' is not a TorchScript file: " +
+                     FirstLine(e.what()));
+  }
+  const std::string& meta = extra[kSpeechDetectorMetadataName];
+  if (meta.empty()) {
+    throw ModelError("speech detector '" + path + "' has no metadata (extra file '" +
+                     std::string(kSpeechDetectorMetadataName) + "'): not a voxsex speech detector");
+  }
+  try {
+    const nlohmann::json j = nlohmann::json::parse(meta);
+    if (j.at("format").get<std::string>() != "voxsex-speech-detector") {
+      throw ModelError("format is not voxsex-speech-detector");
+    }
+    const nlohmann::json& f = j.at("front_end");
+    d.mel_.sample_rate_hz = f.at("sample_rate_hz").get<int>();
+    d.mel_.n_fft = f.at("n_fft").get<int>();
+    d.mel_.win_length = f.at("win_length").get<int>();
+    d.mel_.hop_length = f.at("hop_length").get<int>();
+    d.mel_.num_mels = f.at("num_mels").get<int>();
+    d.mel_.f_min_hz = f.at("f_min_hz").get<float>();
+    d.mel_.f_max_hz = f.at("f_max_hz").get<float>();
+    d.mel_.log_offset = f.at("log_offset").get<float>();
+    d.threshold = j.at("threshold").get<double>();
+  } catch (const ModelError& e) {
+    throw ModelError("speech detector '" + path + "' metadata: " + e.what());
+  } catch (const std::exception& e) {
+    throw ModelError("speech detector '" + path + "' metadata: " + FirstLine(e.what()));
+  }
+  if (!(d.mel_ == mel)) {
+    throw ModelError("speech detector '" + path + "' was trained on another front end (" + d.mel_.ToString() +
+                     ") than the model's (" + mel.ToString() + ")");
+  }
+  if (!std::isfinite(d.threshold)) {
+    throw ModelError("speech detector '" + path + "' metadata: threshold is not finite");
+  }
+  if (d.module_->find_method("forward") == c10::nullopt) {
+    throw ModelError("speech detector '" + path + "' has no forward method");
+  }
+  d.module_->eval();
+  d.path_ = path;
+  return d;
+}
+
+std::vector<float> SpeechDetector::Logits(const LogMel& log_mel) const {
+  if (log_mel.num_frames <= 0) return {};
+  if (log_mel.num_mels != mel_.num_mels) {
+    throw ModelError("speech detector '" + path_ + "': log-mel has " + std::to_string(log_mel.num_mels) +
+                     " bands, the detector " + std::to_string(mel_.num_mels));
+  }
+  c10::InferenceMode guard;
+  // [frames x mels] row-major -> [1, mels, frames]
+  const torch::Tensor x = torch::from_blob(const_cast<float*>(log_mel.data.data()),
+                                           {1, log_mel.num_frames, log_mel.num_mels}, torch::kFloat)
+                              .transpose(1, 2)
+                              .contiguous();
+  torch::Tensor y;
+  try {
+    y = module_->forward({x}).toTensor().to(torch::kFloat).contiguous();
+  } catch (const std::exception& e) {
+    throw ModelError("speech detector '" + path_ + "' failed: " + FirstLine(e.what()));
+  }
+  if (y.dim() != 1 || y.size(0) != log_mel.num_frames) {
+    std::string shape;
+    for (const auto d : y.sizes()) shape += (shape.empty() ? "" : ", ") + std::to_string(d);
+    throw ModelError("speech detector '" + path_ + "' returned shape [" + shape + "], expected [" +
+                     std::to_string(log_mel.num_frames) + "]");
+  }
+  const float* p = y.data_ptr<float>();
+  return std::vector<float>(p, p + log_mel.num_frames);
+}
+
+namespace {
 
 constexpr int kStates = 3;  // 0 non-speech, 1 male, 2 female
 
 // Streaming state of one file: samples -> log-mel frames -> VAD blocks -> windows -> Viterbi.
 class FileRun {
  public:
-  FileRun(const GenderModel& model, const SegmenterOptions& opts)
+  FileRun(const GenderModel& model, const SegmenterOptions& opts, const SpeechDetector* detector)
       : model_(model),
+        detector_(detector),
         opts_(opts),
         mel_(model.mel_options()),
         frontend_(mel_),
@@ -257,12 +355,19 @@ class FileRun {
       block.data.assign(pending_.data.begin(), pending_.data.begin() + static_cast<std::ptrdiff_t>(values));
       pending_.data.erase(pending_.data.begin(), pending_.data.begin() + static_cast<std::ptrdiff_t>(values));
       pending_.num_frames -= n;
-      const std::vector<double> energy = FrameEnergiesDb(block, vad_.first_band);
-      const SpeechSelection sel = SelectSpeech(energy, vad_);
       std::vector<std::uint8_t> speech(static_cast<std::size_t>(n), 0);
-      if (!sel.no_speech) {
-        for (int t : sel.frames) speech[static_cast<std::size_t>(t)] = 1;
-        if (floor_window_frames_ > 0) LocalFloor(energy, &speech);
+      if (detector_ != nullptr) {
+        const std::vector<float> logits = detector_->Logits(block);
+        for (int t = 0; t < n; ++t) {
+          speech[static_cast<std::size_t>(t)] = logits[static_cast<std::size_t>(t)] >= detector_->threshold;
+        }
+      } else {
+        const std::vector<double> energy = FrameEnergiesDb(block, vad_.first_band);
+        const SpeechSelection sel = SelectSpeech(energy, vad_);
+        if (!sel.no_speech) {
+          for (int t : sel.frames) speech[static_cast<std::size_t>(t)] = 1;
+          if (floor_window_frames_ > 0) LocalFloor(energy, &speech);
+        }
       }
       store_.num_mels = block.num_mels;
       store_.data.insert(store_.data.end(), block.data.begin(), block.data.end());
@@ -387,6 +492,7 @@ class FileRun {
   }
 
   const GenderModel& model_;
+  const SpeechDetector* detector_;  // null: the energy detector
   const SegmenterOptions& opts_;
   MelOptions mel_;
   MelFrontend frontend_;
@@ -418,11 +524,23 @@ class FileRun {
 struct Segmenter::Impl {
   GenderModel model;
   SegmenterOptions opts;
+  std::unique_ptr<SpeechDetector> detector;  // null: the energy detector
 };
 
 Segmenter::Segmenter(GenderModel model, const SegmenterOptions& opts) {
   opts.Validate();
-  impl_.reset(new Impl{std::move(model), opts});
+  std::unique_ptr<SpeechDetector> detector;
+  if (opts.vad_model != kEnergyDetector) {
+    std::string path = opts.vad_model.empty() ? DefaultSpeechDetectorPath() : opts.vad_model;
+    if (path.empty()) {
+      throw ModelError("no bundled speech detector found (models/" + std::string(kSpeechDetectorFile) +
+                       " beside the executable or in the install tree); give one with --vad-model, or "
+                       "--vad-model energy");
+    }
+    detector = std::make_unique<SpeechDetector>(SpeechDetector::Load(path, model.mel_options()));
+    if (!std::isnan(opts.vad_threshold)) detector->threshold = opts.vad_threshold;
+  }
+  impl_.reset(new Impl{std::move(model), opts, std::move(detector)});
 }
 Segmenter::Segmenter(Segmenter&&) noexcept = default;
 Segmenter& Segmenter::operator=(Segmenter&&) noexcept = default;
@@ -431,9 +549,14 @@ Segmenter::~Segmenter() = default;
 const GenderModel& Segmenter::model() const { return impl_->model; }
 const SegmenterOptions& Segmenter::options() const { return impl_->opts; }
 
+std::string Segmenter::speech_detector() const {
+  if (!impl_->detector) return kEnergyDetector;
+  return fmt::format("{} (threshold {})", impl_->detector->path(), impl_->detector->threshold);
+}
+
 std::vector<Segment> Segmenter::SegmentSamples(const std::vector<float>& samples) const {
   if (samples.empty()) throw ConfigError("SegmentSamples: no samples");
-  FileRun run(impl_->model, impl_->opts);
+  FileRun run(impl_->model, impl_->opts, impl_->detector.get());
   run.Add(samples.data(), samples.size(), true);
   return run.Finish(static_cast<double>(samples.size()) / impl_->model.mel_options().sample_rate_hz);
 }
@@ -448,7 +571,7 @@ SegmentResult Segmenter::SegmentFile(const std::string& path) const {
     ropts.max_duration_s = impl_->opts.max_file_duration_s;
     AudioStream stream(path, ropts);
     AudioLevels levels;
-    FileRun run(impl_->model, impl_->opts);
+    FileRun run(impl_->model, impl_->opts, impl_->detector.get());
     const std::size_t chunk = run.chunk_samples();
     for (;;) {
       const std::vector<float> block = stream.Read(chunk);

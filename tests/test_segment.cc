@@ -130,6 +130,7 @@ TEST(SegmenterOptions, InvalidValuesThrow) {
   bad([](auto& o) { o.max_pause_s = -0.1; });
   bad([](auto& o) { o.vad_dynamic_range_db = -3.0; });
   bad([](auto& o) { o.vad_floor_window_s = -1.0; });
+  bad([](auto& o) { o.vad_threshold = INFINITY; });
 }
 
 TEST(SegmentFormats, TsvSummaryRttmTextGrid) {
@@ -264,10 +265,13 @@ std::vector<float> LoudestFrameAt(std::vector<float> x, double dbfs) {
 
 // A speaker recorded with a noise floor 28 dB under their loudest frame (the female clip, 1.2 s of
 // that floor alone, the female clip again), between two clean male turns (every clip's loudest
-// frame at -10 dBFS, the gaps -70 dBFS noise). The floor is within the VAD block's 35 dB range,
-// so with the block's floor only the pause is bridged as speech; the floor tracked over
-// vad_floor_window_s (the default) finds it.
-TEST(Segmenter, LocalNoiseFloorFindsThePausesOfANoisyRecording) {
+// frame at -10 dBFS, the gaps -70 dBFS noise).
+struct NoisyRecording {
+  std::vector<float> x;
+  double noisy_start_s, pause_start_s, pause_end_s, noisy_end_s;
+};
+
+NoisyRecording MakeNoisyRecording() {
   const auto male = LoudestFrameAt(voxsex::ReadAudio((kData / "clip_3_wav16_16k_mono.wav").string()).samples, -10.0);
   const auto female = LoudestFrameAt(voxsex::ReadAudio((kData / "clip_4_mp3_48k_mono.mp3").string()).samples, -10.0);
   std::vector<float> x = Noise(kRate, -70.0, 21);
@@ -288,28 +292,106 @@ TEST(Segmenter, LocalNoiseFloorFindsThePausesOfANoisyRecording) {
   append(Noise(kRate, -70.0, 24));
   append(male);
   append(Noise(kRate, -70.0, 25));
+  return {x, static_cast<double>(noisy_start) / kRate, pause_start_s, pause_end_s, noisy_end_s};
+}
 
-  // Seconds called speech in [a, b).
-  auto speech_in = [](const std::vector<voxsex::Segment>& segs, double a, double b) {
-    double s = 0.0;
-    for (const auto& g : segs) s += std::max(0.0, std::min(b, g.end_s) - std::max(a, g.start_s));
-    return s;
-  };
-  voxsex::SegmenterOptions block_floor;
-  block_floor.vad_floor_window_s = 0.0;
-  const auto before = LoadSegmenter(block_floor).SegmentSamples(x);
-  EXPECT_GT(speech_in(before, pause_start_s + 0.2, pause_end_s - 0.2), 0.6);
+// Seconds called speech in [a, b).
+double SpeechIn(const std::vector<voxsex::Segment>& segs, double a, double b) {
+  double s = 0.0;
+  for (const auto& g : segs) s += std::max(0.0, std::min(b, g.end_s) - std::max(a, g.start_s));
+  return s;
+}
 
-  const auto after = LoadSegmenter().SegmentSamples(x);
-  EXPECT_LT(speech_in(after, pause_start_s + 0.2, pause_end_s - 0.2), 0.1);
-  // The female speech on either side is still found and labelled.
-  const double noisy_start_s = static_cast<double>(noisy_start) / kRate;
-  EXPECT_GT(speech_in(after, noisy_start_s, pause_start_s), 0.45 * (pause_start_s - noisy_start_s));
-  EXPECT_GT(speech_in(after, pause_end_s, noisy_end_s), 0.45 * (noisy_end_s - pause_end_s));
-  for (const auto& g : after) {
-    if (g.start_s >= noisy_start_s && g.end_s <= noisy_end_s) {
+// The noisy speaker's pause is not speech, the speech on either side of it is found, and all of it
+// is labelled female.
+void ExpectNoisyRecordingSegmented(const NoisyRecording& r, const std::vector<voxsex::Segment>& segs) {
+  EXPECT_LT(SpeechIn(segs, r.pause_start_s + 0.2, r.pause_end_s - 0.2), 0.1);
+  EXPECT_GT(SpeechIn(segs, r.noisy_start_s, r.pause_start_s), 0.45 * (r.pause_start_s - r.noisy_start_s));
+  EXPECT_GT(SpeechIn(segs, r.pause_end_s, r.noisy_end_s), 0.45 * (r.noisy_end_s - r.pause_end_s));
+  for (const auto& g : segs) {
+    if (g.start_s >= r.noisy_start_s && g.end_s <= r.noisy_end_s) {
       EXPECT_EQ(g.gender, 1) << g.start_s;
     }
+  }
+}
+
+// The energy detector: the floor is within the VAD block's 35 dB range, so with the block's floor
+// only the pause is bridged as speech; the floor tracked over vad_floor_window_s (the default)
+// finds it.
+TEST(Segmenter, LocalNoiseFloorFindsThePausesOfANoisyRecording) {
+  const NoisyRecording r = MakeNoisyRecording();
+  voxsex::SegmenterOptions block_floor;
+  block_floor.vad_model = voxsex::kEnergyDetector;
+  block_floor.vad_floor_window_s = 0.0;
+  const auto before = LoadSegmenter(block_floor).SegmentSamples(r.x);
+  EXPECT_GT(SpeechIn(before, r.pause_start_s + 0.2, r.pause_end_s - 0.2), 0.6);
+
+  voxsex::SegmenterOptions local_floor;
+  local_floor.vad_model = voxsex::kEnergyDetector;
+  ExpectNoisyRecordingSegmented(r, LoadSegmenter(local_floor).SegmentSamples(r.x));
+}
+
+// The bundled learned detector (the default) on the same recording.
+TEST(Segmenter, LearnedDetectorFindsThePausesOfANoisyRecording) {
+  const NoisyRecording r = MakeNoisyRecording();
+  ExpectNoisyRecordingSegmented(r, LoadSegmenter().SegmentSamples(r.x));
+}
+
+// The bundled detector's logits on Conversation(): its clips' speech above the threshold, the
+// -70 dBFS gaps between them below it (frame by frame, all but a few frames at the edges).
+TEST(SpeechDetector, BundledDetectorSeparatesSpeechFromTheGaps) {
+  const std::string path = voxsex::DefaultSpeechDetectorPath();
+  ASSERT_FALSE(path.empty()) << "no bundled speech detector (models/voxsex-vad.pt)";
+  const voxsex::GenderModel model = voxsex::GenderModel::Load(voxsex::DefaultModelPath());
+  const voxsex::SpeechDetector detector = voxsex::SpeechDetector::Load(path, model.mel_options());
+  std::vector<Turn> turns;
+  const std::vector<float> x = Conversation(&turns);
+  const voxsex::LogMel log_mel = voxsex::MelFrontend(model.mel_options()).Compute(x.data(), x.size());
+  const std::vector<float> logits = detector.Logits(log_mel);
+  ASSERT_EQ(logits.size(), static_cast<std::size_t>(log_mel.num_frames));
+  // Gaps: 0.2 s away from the turns; at most 2% of their frames called speech.
+  for (std::size_t i = 0; i + 1 < turns.size(); ++i) {
+    const int a = static_cast<int>((turns[i].end_s + 0.2) * 100);
+    const int b = static_cast<int>((turns[i + 1].start_s - 0.2) * 100);
+    int speech = 0;
+    for (int t = a; t < b; ++t) speech += logits[static_cast<std::size_t>(t)] >= detector.threshold;
+    EXPECT_LE(speech, (b - a) / 50) << "gap " << i;
+  }
+  // Turns: the clips hold pauses, but at least 45% of each is speech.
+  for (std::size_t i = 0; i < turns.size(); ++i) {
+    const int a = static_cast<int>(turns[i].start_s * 100), b = static_cast<int>(turns[i].end_s * 100);
+    int speech = 0;
+    for (int t = a; t < b; ++t) speech += logits[static_cast<std::size_t>(t)] >= detector.threshold;
+    EXPECT_GE(speech, 0.45 * (b - a)) << "turn " << i;
+  }
+}
+
+TEST(SpeechDetector, LoadErrorsNameTheFile) {
+  const voxsex::MelOptions mel;
+  const fs::path dir = voxsex::test::FreshDir("speech_detector_errors");
+  auto expect_error = [](const std::string& path, const std::string& reason) {
+    try {
+      voxsex::SpeechDetector::Load(path, voxsex::MelOptions{});
+      ADD_FAILURE() << "loaded " << path;
+    } catch (const voxsex::ModelError& e) {
+      const std::string what = e.what();
+      EXPECT_NE(what.find(path), std::string::npos) << what;
+      EXPECT_NE(what.find(reason), std::string::npos) << what;
+    }
+  };
+  expect_error((dir / "missing.pt").string(), "no such file");
+  std::ofstream(dir / "text.pt") << "not a TorchScript archive";
+  expect_error((dir / "text.pt").string(), "not a TorchScript file");
+  // A gender model is TorchScript but carries no speech detector metadata.
+  expect_error(voxsex::DefaultModelPath(), "not a voxsex speech detector");
+  // The bundled detector against another front end.
+  voxsex::MelOptions other = mel;
+  other.num_mels = 40;
+  try {
+    voxsex::SpeechDetector::Load(voxsex::DefaultSpeechDetectorPath(), other);
+    ADD_FAILURE() << "loaded against 40 mel bands";
+  } catch (const voxsex::ModelError& e) {
+    EXPECT_NE(std::string(e.what()).find("another front end"), std::string::npos) << e.what();
   }
 }
 
@@ -578,6 +660,13 @@ TEST(SegmentCli, UsageErrorsExit2) {
                       dir)
                 .status,
             2);
+  // A speech detector that cannot be loaded: exit 2, its path in the message.
+  const auto bad_vad = RunVoxsex("segment " + Quote(kData.string()) + " " +
+                                     Quote((dir / "s.tsv").string()) + " --vad-model " +
+                                     Quote((dir / "no_vad.pt").string()),
+                                 dir);
+  EXPECT_EQ(bad_vad.status, 2);
+  EXPECT_NE(bad_vad.err.find((dir / "no_vad.pt").string()), std::string::npos) << bad_vad.err;
   EXPECT_FALSE(fs::exists(dir / "s.tsv"));
   // --errors needs a file of its own.
   for (const std::string& errors : {std::string("-"), (dir / "s.tsv").string()}) {

@@ -2,9 +2,11 @@
 //
 // A file is streamed (AudioStream) and its log-mel computed block by block with enough context
 // that the frames equal those of the whole file (MelFrontend). Per 10 ms frame:
-//   - speech: the model's energy VAD (SelectSpeech with the card's VadOptions) on blocks of
-//     vad_block_s seconds (its background percentile is taken per block), and, with
-//     vad_floor_window_s, above a noise floor tracked over a sliding window;
+//   - speech: by default the bundled learned speech detector (SpeechDetector, a small dilated
+//     convolutional network over the log-mel of each block of vad_block_s seconds; its logit
+//     against a threshold); or, with vad_model "energy", the model's energy VAD (SelectSpeech
+//     with the card's VadOptions) on those blocks (its background percentile taken per block)
+//     and, with vad_floor_window_s, above a noise floor tracked over a sliding window;
 //   - female log-odds: the mean logit margin (logit_female - logit_male) of the sliding windows
 //     (window_s long, every hop_s) that cover the frame and hold speech, each window classified by
 //     GenderModel::Predict (batched; the model's own VAD drops the window's silent frames);
@@ -25,21 +27,58 @@
 #pragma once
 
 #include <cstddef>
+#include <limits>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "voxsex/audio.h"
+#include "voxsex/mel.h"
 #include "voxsex/model.h"
 
+namespace torch::jit {
+struct Module;
+}  // namespace torch::jit
+
 namespace voxsex {
+
+inline constexpr const char* kSpeechDetectorFile = "voxsex-vad.pt";  // the bundled detector
+inline constexpr const char* kSpeechDetectorMetadataName = "voxsex_vad.json";
+inline constexpr const char* kEnergyDetector = "energy";
+
+// A learned speech detector (scripts/model/train_vad.py): a TorchScript module mapping a log-mel
+// [1, num_mels, frames] to speech logits [frames], one per 10 ms frame, with the extra file
+// voxsex_vad.json: {"format": "voxsex-speech-detector", "front_end": {the MelOptions fields, as
+// in a model's card}, "threshold": logit threshold, ...}.
+class SpeechDetector {
+ public:
+  // Throws ModelError (naming the path) when the file is missing, is not TorchScript, lacks or
+  // has invalid metadata, or was made for another front end than `mel` (the gender model's).
+  static SpeechDetector Load(const std::string& path, const MelOptions& mel);
+
+  // Speech logits of each frame of `log_mel` ([frames x num_mels]) -> [frames]. Throws
+  // ModelError when the module fails or returns another shape.
+  std::vector<float> Logits(const LogMel& log_mel) const;
+
+  double threshold = 0.0;  // a frame is speech when its logit >= threshold
+  const std::string& path() const { return path_; }
+
+ private:
+  std::shared_ptr<torch::jit::Module> module_;
+  MelOptions mel_;
+  std::string path_;
+};
+
+// The bundled speech detector: $VOXSEX_VAD_MODEL if set, else FindBundledModel(kSpeechDetectorFile);
+// empty when none is found.
+std::string DefaultSpeechDetectorPath();
 
 struct SegmenterOptions {
   double window_s = 1.5;        // sliding gender window length, seconds
   double hop_s = 0.75;          // between window starts, seconds (<= window_s)
   double vad_block_s = 30.0;    // frames per VAD decision block, seconds
-  // Overrides the card's VadOptions::dynamic_range_db (frames this far under the block's loudest
-  // are not speech); 0 keeps the card's.
+  // Energy detector (vad_model "energy"): overrides the card's VadOptions::dynamic_range_db
+  // (frames this far under the block's loudest are not speech); 0 keeps the card's.
   double vad_dynamic_range_db = 35.0;
   // The noise floor tracked locally: a frame is speech only when it is also vad_floor_margin_db
   // over the card's background_percentile-th percentile of the frame energies within
@@ -52,6 +91,12 @@ struct SegmenterOptions {
   // segment).
   double vad_floor_window_s = 3.0;
   double vad_floor_margin_db = 10.0;
+  // The speech detector: "" the bundled learned one (DefaultSpeechDetectorPath()), "energy"
+  // (kEnergyDetector) the energy detector above, else the path of a SpeechDetector file.
+  std::string vad_model;
+  // A learned detector's frame is speech when its logit is >= this; NaN: the detector's own
+  // threshold (its metadata).
+  double vad_threshold = std::numeric_limits<double>::quiet_NaN();
   double vad_error = 0.1;       // emission: probability that the VAD decision of a frame is wrong
   double switch_penalty = 20.0;  // nats per change of HMM state
   // Non-speech runs shorter than this (seconds) between two speech runs of the same label become
@@ -100,6 +145,8 @@ class Segmenter {
 
   const GenderModel& model() const;
   const SegmenterOptions& options() const;
+  // The speech detector in use: a learned detector's path and threshold, or "energy".
+  std::string speech_detector() const;
 
   // Reads and segments the file at `path`. Never throws for the file's own faults (unreadable,
   // refused by CheckAudio as too short or without signal, longer than max_file_duration_s, the

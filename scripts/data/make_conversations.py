@@ -1,8 +1,9 @@
 #!/usr/bin/python3
 """Synthetic multi-speaker conversations for `voxsex segment` (issue 15), deterministic.
 
-From the adult LibriSpeech and speechocean762 speakers of one split of voxsex-data (--split dev for tuning, --split test for the one final
-measurement): COUNT files of 2-5 minutes, each with 2-4 adult speakers of both genders, turns of
+From the adult LibriSpeech and speechocean762 speakers of one split of voxsex-data (--split train
+to train segment's speech detector, scripts/model/train_vad.sh; --split dev for tuning; --split
+test for the final measurement): COUNT files of 2-5 minutes, each with 2-4 adult speakers of both genders, turns of
 2-20 s (a speaker's clips, leading/trailing silence trimmed, joined and cut to the turn length,
 levelled to -26 dBFS RMS), about one turn in five by the previous speaker again, gaps of 0.2-2 s
 of digital silence or of noise/ clips at -50 dBFS RMS. Writes
@@ -111,7 +112,7 @@ def read(path):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--split", required=True, choices=["dev", "test"])
+    ap.add_argument("--split", required=True, choices=["train", "dev", "test"])
     ap.add_argument("--out", required=True)
     ap.add_argument("--data", default=os.path.join(os.path.dirname(__file__), "../../../shared/voxsex-data"))
     ap.add_argument("--count", type=int, default=10)

@@ -116,6 +116,11 @@ CLI::App* setup_segment(CLI::App& app, SegmentOptions& o) {
   cmd->add_option("--vad-floor-margin", o.segmenter.vad_floor_margin_db,
                   "How far over that local noise floor a speech frame must be, dB")
       ->capture_default_str();
+  cmd->add_option("--vad-model", o.segmenter.vad_model,
+                  "Speech detector: a learned one's file (default: the bundled models/voxsex-vad.pt), or "
+                  "'energy' for the energy detector (--vad-range, --vad-floor-*)");
+  cmd->add_option("--vad-threshold", o.segmenter.vad_threshold,
+                  "A learned detector's speech logit threshold (default: the detector's own)");
   cmd->add_option("--vad-error", o.segmenter.vad_error,
                   "Viterbi emission: how often a frame's speech/non-speech decision is wrong")
       ->capture_default_str();
@@ -163,7 +168,8 @@ int run_segment(const SegmentOptions& opts) {
     spdlog::error("{}", e.what());
     return 2;
   }
-  spdlog::info("{} audio files from {}, model '{}'", files.size(), source, model_path);
+  spdlog::info("{} audio files from {}, model '{}', speech detector {}", files.size(), source, model_path,
+               segmenter->speech_detector());
 
   std::vector<SegmentResult> results;  // of the segmented files
   ProgressReporter progress(files.size(), "files");
