@@ -4,7 +4,8 @@
 # clean and telephone copies, 5.2 h), then scripts/model/train_vad.py (1,500 steps of 16 crops of
 # 8 s, one thread, seeded: the same weights every time). The threshold stored in the detector,
 # THRESHOLD, was chosen on dev conversations (README, segment; models/README.md, speech detector).
-# About 11 minutes on one core (7 to make the conversations, 4 to train).
+# About 10 minutes on one core (about 5 to make the conversations, 4 to train; measured
+# 2026-12-03 with other jobs on the second core).
 # Usage: scripts/model/train_vad.sh [DATA_DIR] [WORK_DIR]
 #   (defaults: ../shared/voxsex-data, build/train_vad)
 # Environment: OUT, where the detector is written (default models/voxsex-vad.pt).
