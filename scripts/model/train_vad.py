@@ -3,9 +3,11 @@
 
 A frame-level speech/non-speech classifier on voxsex's log-mel frames (torchaudio's
 MelSpectrogram with the options of the C++ front end, the one tests/test_mel.cc checks against):
-per-band mean normalisation over the input block, then dilated Conv1d layers (a temporal
-convolutional network: dilations 1, 2, 4, 8, kernel 5, so each frame sees 0.61 s around it) and
-one logit per frame. Trained with binary cross-entropy on synthetic conversations made by
+per-band mean normalisation over the input block, then dilated Conv1d layers (a non-causal
+temporal convolutional network as in S. Bai, J. Z. Kolter and V. Koltun, "An empirical evaluation
+of generic convolutional and recurrent networks for sequence modeling", arXiv:1803.01271, 2018:
+dilations 1, 2, 4, 8, kernel 5, so each frame's logit sees the 0.61 s centred on it) and one
+logit per frame. Trained with binary cross-entropy on synthetic conversations made by
 scripts/data/make_conversations.py from the train split (clean and telephone copies; the truth is
 truth.tsv), with recorded noise from voxsex-data/noise and white noise added under the whole crop
 at random levels so that speech must be found in noise too.
@@ -14,7 +16,7 @@ Input of the saved module: log-mel [1, num_mels, frames] (log(mel power + 1e-6))
 logits [frames].
 
 Usage: /usr/bin/python3 scripts/model/train_vad.py --conversations DIR [DIR...] --out vad.pt
-Needs torch, torchaudio, soundfile, numpy (Debian 12's python3-torch 1.13).
+Needs torch, torchaudio, soundfile (Debian 12's python3-torch 1.13).
 """
 import argparse
 import csv
@@ -24,7 +26,6 @@ import os
 import random
 from collections import defaultdict
 
-import numpy as np
 import soundfile as sf
 import torch
 import torch.nn as nn
