@@ -20,35 +20,42 @@
 
 namespace voxsex {
 namespace internal {
-LoadedModule LoadModule(const std::string& path) {
+TorchScriptFile LoadTorchScript(const std::string& path, const std::string& what,
+                                const std::string& extra_name, const std::string& kind) {
+  const std::string named = what + " '" + path + "'";
   std::error_code ec;
-  if (!std::filesystem::is_regular_file(path, ec)) {
-    throw ModelError("model '" + path + "': no such file");
-  }
-  LoadedModule out;
-  torch::jit::ExtraFilesMap extra{{kModelMetadataName, ""}};
+  if (!std::filesystem::is_regular_file(path, ec)) throw ModelError(named + ": no such file");
+  TorchScriptFile out;
+  torch::jit::ExtraFilesMap extra{{extra_name, ""}};
   try {
     out.module = torch::jit::load(path, torch::kCPU, extra);
   } catch (const c10::Error& e) {
-    throw ModelError("model '" + path + "' is not a TorchScript file: " +
-                     e.what_without_backtrace());
+    throw ModelError(named + " is not a TorchScript file: " + e.what_without_backtrace());
   } catch (const std::exception& e) {
-    throw ModelError("model '" + path + "' could not be loaded: " + e.what());
+    throw ModelError(named + " could not be loaded: " + e.what());
   }
-  out.metadata_json = extra[kModelMetadataName];
-  if (out.metadata_json.empty()) {
-    throw ModelError("model '" + path + "' has no voxsex metadata (extra file '" +
-                     std::string(kModelMetadataName) + "'): not a voxsex model");
+  out.extra = extra[extra_name];
+  if (out.extra.empty()) {
+    throw ModelError(named + " has no voxsex metadata (extra file '" + extra_name + "'): not a " +
+                     kind);
   }
+  if (out.module.find_method("forward") == c10::nullopt) {
+    throw ModelError(named + " has no forward method");
+  }
+  out.module.eval();
+  return out;
+}
+
+LoadedModule LoadModule(const std::string& path) {
+  TorchScriptFile file = LoadTorchScript(path, "model", kModelMetadataName, "voxsex model");
+  LoadedModule out;
+  out.module = file.module;
+  out.metadata_json = std::move(file.extra);
   try {
     out.card = ModelCard::FromJson(out.metadata_json);
   } catch (const ModelError& e) {
     throw ModelError("model '" + path + "': " + e.what());
   }
-  if (out.module.find_method("forward") == c10::nullopt) {
-    throw ModelError("model '" + path + "' has no forward method");
-  }
-  out.module.eval();
   return out;
 }
 

@@ -1,4 +1,4 @@
-// Internal helpers shared by model.cc and train.cc (LibTorch types; not part of the public API).
+// Internal helpers shared by model.cc, train.cc and segment.cc (LibTorch types; not public API).
 #pragma once
 
 #include <torch/script.h>
@@ -22,6 +22,21 @@ struct LoadedModule {
   ModelCard card;
   std::string metadata_json;  // voxsex.json as stored in the file
 };
+
+// A TorchScript module with one extra file of its archive (a voxsex file's metadata JSON).
+struct TorchScriptFile {
+  torch::jit::Module module;
+  std::string extra;  // the extra file's bytes, never empty
+};
+
+// Loads the TorchScript file `path` on the CPU, in eval mode, with its extra file `extra_name`:
+// the one loader of voxsex's TorchScript files (the gender model, the speech detector).
+// `what` names the file's role in messages ("model", "speech detector"), `kind` what a file
+// without the extra file is not ("voxsex model"). Throws ModelError naming `path` when the file
+// does not exist, is not TorchScript (LibTorch's reason, without its backtrace), lacks the extra
+// file or has no forward method.
+TorchScriptFile LoadTorchScript(const std::string& path, const std::string& what,
+                                const std::string& extra_name, const std::string& kind);
 
 // Loads a TorchScript file and its model card (ModelCard::FromJson), in eval mode.
 // Throws ModelError naming `path` and the reason.

@@ -10,6 +10,7 @@
 #include <limits>
 #include <utility>
 
+#include "model_internal.h"
 #include "voxsex/error.h"
 #include "voxsex/mel.h"
 #include "voxsex/tsv.h"
@@ -77,34 +78,17 @@ double SegmentResult::gender_s(int gender) const {
   return s;
 }
 
-namespace {
-// The first line of an exception's message (LibTorch's carry a C++ backtrace after it).
-std::string FirstLine(const std::string& what) { return what.substr(0, what.find('\n')); }
-}  // namespace
-
 std::string DefaultSpeechDetectorPath() {
   if (const char* env = std::getenv("VOXSEX_VAD_MODEL"); env != nullptr && *env != '\0') return env;
   return FindBundledModel(kSpeechDetectorFile);
 }
 
 SpeechDetector SpeechDetector::Load(const std::string& path, const MelOptions& mel) {
-  std::error_code ec;
-  if (!std::filesystem::is_regular_file(path, ec)) {
-    throw ModelError("speech detector '" + path + "': no such file");
-  }
+  internal::TorchScriptFile file = internal::LoadTorchScript(
+      path, "speech detector", kSpeechDetectorMetadataName, "voxsex speech detector");
   SpeechDetector d;
-  torch::jit::ExtraFilesMap extra{{kSpeechDetectorMetadataName, ""}};
-  try {
-    d.module_ = std::make_shared<torch::jit::Module>(torch::jit::load(path, torch::kCPU, extra));
-  } catch (const std::exception& e) {
-    throw ModelError("speech detector '" + path + "' is not a TorchScript file: " +
-                     FirstLine(e.what()));
-  }
-  const std::string& meta = extra[kSpeechDetectorMetadataName];
-  if (meta.empty()) {
-    throw ModelError("speech detector '" + path + "' has no metadata (extra file '" +
-                     std::string(kSpeechDetectorMetadataName) + "'): not a voxsex speech detector");
-  }
+  d.module_ = std::make_shared<torch::jit::Module>(file.module);
+  const std::string& meta = file.extra;
   try {
     const nlohmann::json j = nlohmann::json::parse(meta);
     if (j.at("format").get<std::string>() != "voxsex-speech-detector") {
@@ -122,8 +106,8 @@ SpeechDetector SpeechDetector::Load(const std::string& path, const MelOptions& m
     d.threshold = j.at("threshold").get<double>();
   } catch (const ModelError& e) {
     throw ModelError("speech detector '" + path + "' metadata: " + e.what());
-  } catch (const std::exception& e) {
-    throw ModelError("speech detector '" + path + "' metadata: " + FirstLine(e.what()));
+  } catch (const std::exception& e) {  // nlohmann::json's errors: one line each
+    throw ModelError("speech detector '" + path + "' metadata: " + e.what());
   }
   if (!(d.mel_ == mel)) {
     throw ModelError("speech detector '" + path + "' was trained on another front end (" + d.mel_.ToString() +
@@ -132,10 +116,6 @@ SpeechDetector SpeechDetector::Load(const std::string& path, const MelOptions& m
   if (!std::isfinite(d.threshold)) {
     throw ModelError("speech detector '" + path + "' metadata: threshold is not finite");
   }
-  if (d.module_->find_method("forward") == c10::nullopt) {
-    throw ModelError("speech detector '" + path + "' has no forward method");
-  }
-  d.module_->eval();
   d.path_ = path;
   return d;
 }
@@ -155,8 +135,10 @@ std::vector<float> SpeechDetector::Logits(const LogMel& log_mel) const {
   torch::Tensor y;
   try {
     y = module_->forward({x}).toTensor().to(torch::kFloat).contiguous();
+  } catch (const c10::Error& e) {
+    throw ModelError("speech detector '" + path_ + "' failed: " + e.what_without_backtrace());
   } catch (const std::exception& e) {
-    throw ModelError("speech detector '" + path_ + "' failed: " + FirstLine(e.what()));
+    throw ModelError("speech detector '" + path_ + "' failed: " + e.what());
   }
   if (y.dim() != 1 || y.size(0) != log_mel.num_frames) {
     std::string shape;
