@@ -114,13 +114,19 @@ TEST_F(HostileCorpus, EveryFileGetsItsOutcomeAndEveryFailureNamesTheFile) {
     if (ok) {
       ++num_ok;
       ASSERT_EQ(answer_of.count(id), 1u) << "not classified: " << reason_of[path];
-      if (e.outcome == "ok") EXPECT_EQ(flags_of[id], e.flags);
-      if (e.gender != "-") EXPECT_EQ(std::to_string(answer_of[id]), e.gender);
+      if (e.outcome == "ok") {
+        EXPECT_EQ(flags_of[id], e.flags);
+      }
+      if (e.gender != "-") {
+        EXPECT_EQ(std::to_string(answer_of[id]), e.gender);
+      }
       EXPECT_EQ(reason_of.count(path), 0u);
     } else if (fail) {
       ++num_fail;
       ASSERT_EQ(reason_of.count(path), 1u) << "no row in errors.tsv";
-      if (e.reason != "-") EXPECT_NE(reason_of[path].find(e.reason), std::string::npos);
+      if (e.reason != "-") {
+        EXPECT_NE(reason_of[path].find(e.reason), std::string::npos);
+      }
       EXPECT_NE(reason_of[path].find(path), std::string::npos) << "reason does not name the file";
       // One error line on stderr about the file ("[error] cannot read 'PATH': reason").
       std::size_t lines = 0;
