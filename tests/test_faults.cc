@@ -221,17 +221,20 @@ long PredictPeakKiB(int count, rlim_t max_open_files) {
 
 TEST(Faults, TwentyThousandFilesRunInFlatMemoryWithoutLeakingDescriptors) {
   // 64 descriptors: LibTorch, the loader and the reader threads need a few dozen; one leaked per
-  // file would run out after a few dozen files, so 20,000 answers prove there is no leak.
+  // file would run out after a few dozen files, so 2,000 answers already prove there is no leak,
+  // and 20,000 that memory stays flat.
   constexpr rlim_t kMaxOpenFiles = 64;
-  const long small_kib = PredictPeakKiB(2000, kMaxOpenFiles);
+  [[maybe_unused]] const long small_kib = PredictPeakKiB(2000, kMaxOpenFiles);
+#ifdef __SANITIZE_ADDRESS__
+  // AddressSanitizer holds up to 256 MiB of freed memory back (its use-after-free quarantine), so
+  // peak RSS says nothing about voxsex here, and the 20,000-file run (17 minutes under ASan on 2
+  // cores, against 4 in Release) would only repeat the descriptor check of the 2,000-file run.
+  std::cout << "[ NOTE     ] ASan build: 2,000 files answered with " << kMaxOpenFiles
+            << " descriptors; memory flatness (20,000 files) judged in the Release build only\n";
+#else
   const long large_kib = PredictPeakKiB(20000, kMaxOpenFiles);
   std::cout << "[ NOTE     ] peak RSS: 2,000 files " << small_kib / 1024 << " MiB, 20,000 files "
             << large_kib / 1024 << " MiB\n";
-#ifdef __SANITIZE_ADDRESS__
-  // AddressSanitizer holds up to 256 MiB of freed memory back (its use-after-free quarantine), so
-  // peak RSS says nothing about voxsex here; the descriptor limit above still holds.
-  std::cout << "[ NOTE     ] ASan build: memory flatness not judged (quarantine)\n";
-#else
   // Flat: ten times the files may add the per-file bookkeeping (ids, answers; well under 1 KiB
   // per file), not their audio or features.
   EXPECT_LT(large_kib - small_kib, 20 * 1024) << small_kib << " KiB vs " << large_kib << " KiB";
