@@ -38,6 +38,7 @@ dpkg-deb -f "$deb" Depends | grep -q 'libsndfile1' || fail "Depends lacks libsnd
 root="$scratch/root"
 dpkg -x "$deb" "$root"
 expected=(usr/bin/voxsex usr/share/voxsex/models/voxsex.pt usr/share/voxsex/models/voxsex-untrained.pt usr/share/voxsex/models/voxsex-vad.pt
+          usr/share/voxsex/models/voxsex-vad-untrained.pt
           usr/share/voxsex/scripts/plot_report.py)
 if grep -q '^HELP2MAN_EXECUTABLE:FILEPATH=/' "$build_dir/CMakeCache.txt"; then
   expected+=(usr/share/man/man1/voxsex.1)

@@ -16,6 +16,9 @@ Input of the saved module: log-mel [1, num_mels, frames] (log(mel power + 1e-6))
 logits [frames].
 
 Usage: /usr/bin/python3 scripts/model/train_vad.py --conversations DIR [DIR...] --out vad.pt
+       /usr/bin/python3 scripts/model/train_vad.py --export-untrained vad0.pt [--seed S]
+The second form writes the untrained network (the same initial weights the first form starts from)
+for the C++ trainer, `voxsex train-vad --init vad0.pt` (the recipe, scripts/model/train_vad.sh).
 Needs torch, torchaudio, soundfile (Debian 12's python3-torch 1.13).
 """
 import argparse
@@ -86,9 +89,10 @@ def truth_frames(path):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--conversations", nargs="+", required=True, help="make_conversations.py outputs (train split)")
+    ap.add_argument("--conversations", nargs="+", help="make_conversations.py outputs (train split)")
+    ap.add_argument("--export-untrained", metavar="OUT",
+                    help="only write the untrained detector (seeded by --seed) for `voxsex train-vad --init`")
     ap.add_argument("--noise-dir", default=os.path.join(os.path.dirname(__file__), "../../../shared/voxsex-data/noise"))
-    ap.add_argument("--out", required=True)
     ap.add_argument("--steps", type=int, default=1500)
     ap.add_argument("--batch", type=int, default=16)
     ap.add_argument("--crop-s", type=float, default=8.0)
@@ -96,10 +100,19 @@ def main():
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--threshold", type=float, default=0.0,
                     help="speech logit threshold stored in the detector (chosen on dev conversations)")
+    ap.add_argument("--out")
     a = ap.parse_args()
     torch.manual_seed(a.seed)
     rng = random.Random(a.seed)
     torch.set_num_threads(1)
+    if a.export_untrained:
+        model = SpeechDetector()
+        model.eval()
+        save(torch.jit.script(model), a.export_untrained, a.threshold, {"untrained": True, "seed": a.seed})
+        print(f"wrote {a.export_untrained}: untrained, {sum(p.numel() for p in model.parameters())} parameters")
+        return
+    if not a.conversations or not a.out:
+        ap.error("--conversations and --out are required (unless --export-untrained)")
 
     # Audio of every conversation (clean and telephone) with its frame labels.
     items = []

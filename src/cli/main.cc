@@ -52,6 +52,7 @@ int main(int argc, char** argv) {
   voxsex::cli::PredictOptions predict_opts;
   voxsex::cli::SegmentOptions segment_opts;
   voxsex::TrainOptions train_opts;
+  voxsex::SpeechDetectorTrainOptions train_vad_opts;
   voxsex::EvalOptions eval_opts;
   voxsex::cli::InfoOptions info_opts;
   voxsex::CalibrateOptions calibrate_opts;
@@ -59,6 +60,7 @@ int main(int argc, char** argv) {
   CLI::App* predict = voxsex::cli::setup_predict(app, predict_opts);
   CLI::App* segment = voxsex::cli::setup_segment(app, segment_opts);
   CLI::App* train = voxsex::cli::setup_train(app, train_opts);
+  CLI::App* train_vad = voxsex::cli::setup_train_vad(app, train_vad_opts);
   CLI::App* eval = voxsex::cli::setup_eval(app, eval_opts);
   CLI::App* info = voxsex::cli::setup_info(app, info_opts);
   CLI::App* calibrate = voxsex::cli::setup_calibrate(app, calibrate_opts);
@@ -77,6 +79,7 @@ int main(int argc, char** argv) {
     if (predict->parsed()) return voxsex::cli::run_predict(predict_opts);
     if (segment->parsed()) return voxsex::cli::run_segment(segment_opts);
     if (train->parsed()) return voxsex::cli::run_train(train_opts);
+    if (train_vad->parsed()) return voxsex::cli::run_train_vad(train_vad_opts);
     if (eval->parsed()) return voxsex::cli::run_eval(eval_opts);
     if (info->parsed()) return voxsex::cli::run_info(info_opts);
     if (calibrate->parsed()) return voxsex::cli::run_calibrate(calibrate_opts);

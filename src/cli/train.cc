@@ -8,6 +8,7 @@
 #include "cli/progress.h"
 #include "voxsex/error.h"
 #include "voxsex/model.h"
+#include "voxsex/train_vad.h"
 
 namespace voxsex::cli {
 
@@ -185,6 +186,63 @@ int run_ensemble(const EnsembleOptions& opts) {
     MakeEnsemble(opts);
   } catch (const Error& e) {
     spdlog::error("{}", e.what());
+    return 2;
+  }
+  return 0;
+}
+
+CLI::App* setup_train_vad(CLI::App& app, SpeechDetectorTrainOptions& o) {
+  CLI::App* cmd = app.add_subcommand(
+      "train-vad", "Train segment's speech detector on conversations with a speech truth");
+  cmd->add_option("--conversations", o.conversation_dirs,
+                  "Directories each with truth.tsv (id, start_s, end_s: the speech) and audio files "
+                  "<id>.<ext> below it (scripts/data/make_conversations.py)")
+      ->required()
+      ->check(CLI::ExistingDirectory);
+  cmd->add_option("--noise-dir", o.noise_dir,
+                  "Recorded background noise (every audio file of 0.5 s or more; e.g. voxsex-data/noise)")
+      ->check(CLI::ExistingDirectory);
+  cmd->add_option("--init", o.init_path,
+                  "Initial detector (default: models/voxsex-vad-untrained.pt, written by "
+                  "scripts/model/train_vad.py --export-untrained --seed 1)")
+      ->check(CLI::ExistingFile);
+  cmd->add_option("--out", o.out_path, "Output detector (TorchScript)")->required();
+  cmd->add_option("--steps", o.steps, "Optimiser steps")->capture_default_str();
+  cmd->add_option("--batch-size", o.batch_size, "Crops per step")->capture_default_str();
+  cmd->add_option("--crop", o.crop_s, "Crop length, seconds")->capture_default_str();
+  cmd->add_option("--lr", o.lr, "AdamW peak learning rate (one-cycle schedule)")->capture_default_str();
+  cmd->add_option("--weight-decay", o.weight_decay, "AdamW weight decay")->capture_default_str();
+  cmd->add_option("--seed", o.seed, "Random seed (same seed and threads give the same detector)")
+      ->capture_default_str();
+  cmd->add_option("--threads", o.num_threads, "Threads (0 = all cores)")->capture_default_str();
+  cmd->add_option("--threshold", o.threshold,
+                  "Speech logit threshold stored in the detector (choose it on dev conversations)")
+      ->capture_default_str();
+  cmd->add_option("--recorded-noise-prob", o.recorded_noise_prob,
+                  "Probability of recorded noise under a crop")->capture_default_str();
+  cmd->add_option("--white-noise-prob", o.white_noise_prob,
+                  "Probability of white noise under a crop")->capture_default_str();
+  cmd->add_option("--noise-min-db", o.noise_min_db,
+                  "Background at least this many dB under the speech level (-26 dBFS)")->capture_default_str();
+  cmd->add_option("--noise-max-db", o.noise_max_db, "... and at most this many")->capture_default_str();
+  cmd->footer(
+      "Exit status: 0 trained and written; 2 usage, truth, audio, model or output error (nothing\n"
+      "written).\n"
+      "Example (scripts/model/train_vad.sh):\n"
+      "  voxsex train-vad --conversations conv/ --noise-dir data/noise --out vad.pt --threshold 2");
+  return cmd;
+}
+
+int run_train_vad(const SpeechDetectorTrainOptions& opts) {
+  SpeechDetectorTrainOptions o = opts;
+  if (o.init_path.empty()) o.init_path = FindBundledModel("voxsex-vad-untrained.pt");
+  try {
+    TrainSpeechDetector(o);
+  } catch (const Error& e) {
+    spdlog::error("{}", e.what());
+    return 2;
+  } catch (const std::exception& e) {
+    spdlog::error("training failed: {}", e.what());
     return 2;
   }
   return 0;

@@ -2,6 +2,7 @@
 #pragma once
 
 #include "voxsex/train.h"
+#include "voxsex/train_vad.h"
 
 namespace CLI {
 class App;
@@ -22,5 +23,10 @@ int run_calibrate(const CalibrateOptions& opts);
 CLI::App* setup_ensemble(CLI::App& app, EnsembleOptions& opts);
 // Returns 0 on success, 2 on a usage or model error (nothing written).
 int run_ensemble(const EnsembleOptions& opts);
+
+// `voxsex train-vad`: train segment's speech detector.
+CLI::App* setup_train_vad(CLI::App& app, SpeechDetectorTrainOptions& opts);
+// Returns 0 on success, 2 on a usage, input, model or output error (nothing written).
+int run_train_vad(const SpeechDetectorTrainOptions& opts);
 
 }  // namespace voxsex::cli
