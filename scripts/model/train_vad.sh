@@ -17,7 +17,7 @@ data=${1:-../shared/voxsex-data}
 work=${2:-build/train_vad}
 out=${OUT:-models/voxsex-vad.pt}
 build=${BUILD:-build}
-THRESHOLD=${THRESHOLD:-2.0}
+THRESHOLD=${THRESHOLD:-2.5}
 mkdir -p "$work"
 if [[ ! -f $work/conversations/truth.tsv ]]; then
   /usr/bin/python3 scripts/data/make_conversations.py --split train --count 40 --seed 15 \
