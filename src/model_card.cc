@@ -27,24 +27,6 @@ T Optional(const json& j, const char* key, T fallback, const char* what) {
   return Require<T>(j, key, what);
 }
 
-MelOptions MelOptionsFromJson(const json& j) {
-  MelOptions o;
-  o.sample_rate_hz = Require<int>(j, "sample_rate_hz", "front_end");
-  o.n_fft = Require<int>(j, "n_fft", "front_end");
-  o.win_length = Require<int>(j, "win_length", "front_end");
-  o.hop_length = Require<int>(j, "hop_length", "front_end");
-  o.num_mels = Require<int>(j, "num_mels", "front_end");
-  o.f_min_hz = Require<float>(j, "f_min_hz", "front_end");
-  o.f_max_hz = Require<float>(j, "f_max_hz", "front_end");
-  o.log_offset = Require<float>(j, "log_offset", "front_end");
-  try {
-    o.Validate();
-  } catch (const ConfigError& e) {
-    throw ModelError(std::string("metadata front_end is invalid: ") + e.what());
-  }
-  return o;
-}
-
 VadOptions VadOptionsFromJson(const json& j) {
   if (!j.is_object()) throw ModelError("metadata vad is not an object");
   VadOptions o;
@@ -63,6 +45,24 @@ VadOptions VadOptionsFromJson(const json& j) {
 }
 
 }  // namespace
+
+MelOptions MelOptionsFromJson(const json& j) {
+  MelOptions o;
+  o.sample_rate_hz = Require<int>(j, "sample_rate_hz", "front_end");
+  o.n_fft = Require<int>(j, "n_fft", "front_end");
+  o.win_length = Require<int>(j, "win_length", "front_end");
+  o.hop_length = Require<int>(j, "hop_length", "front_end");
+  o.num_mels = Require<int>(j, "num_mels", "front_end");
+  o.f_min_hz = Require<float>(j, "f_min_hz", "front_end");
+  o.f_max_hz = Require<float>(j, "f_max_hz", "front_end");
+  o.log_offset = Require<float>(j, "log_offset", "front_end");
+  try {
+    o.Validate();
+  } catch (const ConfigError& e) {
+    throw ModelError(std::string("metadata front_end is invalid: ") + e.what());
+  }
+  return o;
+}
 
 json MelOptionsToJson(const MelOptions& o) {
   return {{"type", "log-mel"},          {"sample_rate_hz", o.sample_rate_hz},

@@ -94,15 +94,7 @@ SpeechDetector SpeechDetector::Load(const std::string& path, const MelOptions& m
     if (j.at("format").get<std::string>() != "voxsex-speech-detector") {
       throw ModelError("format is not voxsex-speech-detector");
     }
-    const nlohmann::json& f = j.at("front_end");
-    d.mel_.sample_rate_hz = f.at("sample_rate_hz").get<int>();
-    d.mel_.n_fft = f.at("n_fft").get<int>();
-    d.mel_.win_length = f.at("win_length").get<int>();
-    d.mel_.hop_length = f.at("hop_length").get<int>();
-    d.mel_.num_mels = f.at("num_mels").get<int>();
-    d.mel_.f_min_hz = f.at("f_min_hz").get<float>();
-    d.mel_.f_max_hz = f.at("f_max_hz").get<float>();
-    d.mel_.log_offset = f.at("log_offset").get<float>();
+    d.mel_ = MelOptionsFromJson(j.at("front_end"));
     d.threshold = j.at("threshold").get<double>();
   } catch (const ModelError& e) {
     throw ModelError("speech detector '" + path + "' metadata: " + e.what());

@@ -25,23 +25,13 @@ namespace fs = std::filesystem;
 using voxsex::test::Quote;
 using voxsex::test::ReadFile;
 using voxsex::test::RunVoxsex;
+using voxsex::test::UniformNoise;
 using voxsex::test::WriteWav16;
 
 namespace {
 
 const fs::path kData = VOXSEX_TEST_DATA;
 constexpr int kRate = 16000;
-
-// Uniform white noise at about `dbfs` RMS, deterministic (a 32-bit LCG).
-std::vector<float> Noise(std::size_t n, double dbfs, std::uint32_t seed) {
-  const double amp = std::pow(10.0, dbfs / 20.0) * std::sqrt(3.0);
-  std::vector<float> x(n);
-  for (auto& v : x) {
-    seed = seed * 1664525u + 1013904223u;
-    v = static_cast<float>(amp * (2.0 * (seed >> 8) / 16777216.0 - 1.0));
-  }
-  return x;
-}
 
 // The turns of Conversation(): [start_s, end_s) of each clip and its gender
 // (tests/data/expected_answers.tsv).
@@ -60,7 +50,7 @@ std::vector<float> Conversation(std::vector<Turn>* turns) {
   std::uint32_t seed = 1;
   for (const auto& [name, gender] : clips) {
     if (!x.empty()) {
-      const auto gap = Noise(2 * kRate, -70.0, seed++);
+      const auto gap = UniformNoise(2 * kRate, -70.0, seed++);
       x.insert(x.end(), gap.begin(), gap.end());
     }
     const voxsex::Audio a = voxsex::ReadAudio((kData / name).string());
@@ -199,18 +189,18 @@ TEST(Segmenter, ConversationLabelsAndBoundaries) {
 TEST(Segmenter, PauseInsideATurnIsBridgedButNotBetweenLabels) {
   const voxsex::Audio male = voxsex::ReadAudio((kData / "clip_3_wav16_16k_mono.wav").string());
   const voxsex::Audio female = voxsex::ReadAudio((kData / "clip_4_mp3_48k_mono.mp3").string());
-  std::vector<float> x = Noise(kRate, -70.0, 11);
+  std::vector<float> x = UniformNoise(kRate, -70.0, 11);
   auto append = [&x](const std::vector<float>& part) { x.insert(x.end(), part.begin(), part.end()); };
   append(male.samples);
   const double pause_start_s = static_cast<double>(x.size()) / kRate;
-  append(Noise(6 * kRate / 10, -70.0, 12));
+  append(UniformNoise(6 * kRate / 10, -70.0, 12));
   const double pause_end_s = static_cast<double>(x.size()) / kRate;
   append(male.samples);
   const double male_end_s = static_cast<double>(x.size()) / kRate;
-  append(Noise(2 * kRate / 10, -70.0, 13));
+  append(UniformNoise(2 * kRate / 10, -70.0, 13));
   const double female_start_s = static_cast<double>(x.size()) / kRate;
   append(female.samples);
-  append(Noise(kRate, -70.0, 14));
+  append(UniformNoise(kRate, -70.0, 14));
 
   auto describe = [](const std::vector<voxsex::Segment>& segs) {
     std::ostringstream d;
@@ -274,13 +264,13 @@ struct NoisyRecording {
 NoisyRecording MakeNoisyRecording() {
   const auto male = LoudestFrameAt(voxsex::ReadAudio((kData / "clip_3_wav16_16k_mono.wav").string()).samples, -10.0);
   const auto female = LoudestFrameAt(voxsex::ReadAudio((kData / "clip_4_mp3_48k_mono.mp3").string()).samples, -10.0);
-  std::vector<float> x = Noise(kRate, -70.0, 21);
+  std::vector<float> x = UniformNoise(kRate, -70.0, 21);
   auto append = [&x](const std::vector<float>& part) { x.insert(x.end(), part.begin(), part.end()); };
   append(male);
-  append(Noise(kRate, -70.0, 22));
+  append(UniformNoise(kRate, -70.0, 22));
   const std::size_t pause = 12 * kRate / 10;
   const std::size_t noisy_start = x.size();
-  std::vector<float> noisy = Noise(female.size() + pause + female.size(), -38.0, 23);
+  std::vector<float> noisy = UniformNoise(female.size() + pause + female.size(), -38.0, 23);
   for (std::size_t i = 0; i < female.size(); ++i) {
     noisy[i] += female[i];
     noisy[female.size() + pause + i] += female[i];
@@ -289,9 +279,9 @@ NoisyRecording MakeNoisyRecording() {
   const double pause_start_s = static_cast<double>(noisy_start + female.size()) / kRate;
   const double pause_end_s = pause_start_s + static_cast<double>(pause) / kRate;
   const double noisy_end_s = static_cast<double>(x.size()) / kRate;
-  append(Noise(kRate, -70.0, 24));
+  append(UniformNoise(kRate, -70.0, 24));
   append(male);
-  append(Noise(kRate, -70.0, 25));
+  append(UniformNoise(kRate, -70.0, 25));
   return {x, static_cast<double>(noisy_start) / kRate, pause_start_s, pause_end_s, noisy_end_s};
 }
 
@@ -397,7 +387,7 @@ TEST(SpeechDetector, LoadErrorsNameTheFile) {
 
 TEST(Segmenter, LowLevelNoiseHasNoSegments) {
   const voxsex::Segmenter seg = LoadSegmenter();
-  EXPECT_TRUE(seg.SegmentSamples(Noise(10 * kRate, -50.0, 7)).empty());
+  EXPECT_TRUE(seg.SegmentSamples(UniformNoise(10 * kRate, -50.0, 7)).empty());
 }
 
 TEST(SegmentCli, OutputsAndBrokenFile) {
@@ -407,7 +397,7 @@ TEST(SegmentCli, OutputsAndBrokenFile) {
   const fs::path in = dir / "in";
   fs::create_directories(in);
   WriteWav16(in / "conv.wav", x);
-  WriteWav16(in / "noise.wav", Noise(8 * kRate, -50.0, 3));
+  WriteWav16(in / "noise.wav", UniformNoise(8 * kRate, -50.0, 3));
   std::ofstream(in / "broken.wav") << "RIFF but not a wave file";
   const fs::path out = dir / "out";
   fs::create_directories(out);

@@ -24,6 +24,7 @@ namespace fs = std::filesystem;
 using voxsex::test::FreshDir;
 using voxsex::test::Quote;
 using voxsex::test::RunVoxsex;
+using voxsex::test::UniformNoise;
 using voxsex::test::TempFilesIn;
 using voxsex::test::WriteWav16;
 
@@ -36,17 +37,6 @@ std::string UntrainedDetector() {
   return std::string(VOXSEX_SOURCE_DIR) + "/models/voxsex-vad-untrained.pt";
 }
 
-// Uniform white noise at about `dbfs` RMS, deterministic (a 32-bit LCG).
-std::vector<float> Noise(std::size_t n, double dbfs, std::uint32_t seed) {
-  const double amp = std::pow(10.0, dbfs / 20.0) * std::sqrt(3.0);
-  std::vector<float> x(n);
-  for (auto& v : x) {
-    seed = seed * 1664525u + 1013904223u;
-    v = static_cast<float>(amp * (2.0 * (seed >> 8) / 16777216.0 - 1.0));
-  }
-  return x;
-}
-
 struct Stretch {
   double start_s, end_s;
 };
@@ -55,14 +45,14 @@ struct Stretch {
 // each clip, pauses and all, is one stretch of speech.
 std::vector<float> Conversation(const std::vector<std::string>& clips, double gap_dbfs,
                                 std::vector<Stretch>* speech) {
-  std::vector<float> x = Noise(2 * kRate, gap_dbfs, 7);
+  std::vector<float> x = UniformNoise(2 * kRate, gap_dbfs, 7);
   std::uint32_t seed = 11;
   for (const std::string& name : clips) {
     const voxsex::Audio a = voxsex::ReadAudio((kData / name).string());
     const double start = static_cast<double>(x.size()) / kRate;
     x.insert(x.end(), a.samples.begin(), a.samples.end());
     speech->push_back({start, static_cast<double>(x.size()) / kRate});
-    const auto gap = Noise(2 * kRate, gap_dbfs, seed++);
+    const auto gap = UniformNoise(2 * kRate, gap_dbfs, seed++);
     x.insert(x.end(), gap.begin(), gap.end());
   }
   return x;

@@ -146,6 +146,17 @@ inline void WriteWav16(const std::filesystem::path& path, const std::vector<floa
   }
 }
 
+// Uniform white noise of n samples at about `dbfs` RMS, deterministic (a 32-bit LCG).
+inline std::vector<float> UniformNoise(std::size_t n, double dbfs, std::uint32_t seed) {
+  const double amp = std::pow(10.0, dbfs / 20.0) * std::sqrt(3.0);
+  std::vector<float> x(n);
+  for (auto& v : x) {
+    seed = seed * 1664525u + 1013904223u;
+    v = static_cast<float>(amp * (2.0 * (seed >> 8) / 16777216.0 - 1.0));
+  }
+  return x;
+}
+
 // The bundled model in the source tree.
 inline std::string BundledModel() { return std::string(VOXSEX_SOURCE_DIR) + "/models/voxsex.pt"; }
 inline std::string UntrainedModel() {

@@ -117,6 +117,10 @@ struct ModelCard {
 
 // The JSON objects of the table above for the options structs.
 nlohmann::json MelOptionsToJson(const MelOptions& opts);
+// The MelOptions of a front_end object (the fields of the table; others are ignored). Throws
+// ModelError "metadata front_end lacks '<field>'", "... field '<field>': <reason>" or "metadata
+// front_end is invalid: <reason>" (MelOptions::Validate).
+MelOptions MelOptionsFromJson(const nlohmann::json& front_end);
 nlohmann::json VadOptionsToJson(const VadOptions& opts);
 
 }  // namespace voxsex

@@ -20,6 +20,7 @@
 #include "voxsex/audio.h"
 #include "voxsex/error.h"
 #include "voxsex/mel.h"
+#include "voxsex/model_card.h"
 #include "voxsex/segment.h"
 #include "voxsex/tsv.h"
 
@@ -158,13 +159,6 @@ std::pair<double, double> OneCycle(int step, int total, double max_lr) {
   return {cos_anneal(max_lr, final_lr, pct), cos_anneal(0.85, 0.95, pct)};
 }
 
-nlohmann::json FrontEndJson(const MelOptions& m) {
-  return {{"sample_rate_hz", m.sample_rate_hz}, {"n_fft", m.n_fft},
-          {"win_length", m.win_length},         {"hop_length", m.hop_length},
-          {"num_mels", m.num_mels},             {"f_min_hz", m.f_min_hz},
-          {"f_max_hz", m.f_max_hz},             {"log_offset", m.log_offset}};
-}
-
 }  // namespace
 
 void SpeechDetectorTrainOptions::Validate() const {
@@ -214,20 +208,11 @@ SpeechDetectorTrainResult TrainSpeechDetector(const SpeechDetectorTrainOptions& 
     throw ModelError("initial speech detector '" + opts.init_path +
                      "' has no logits method (log-mel [batch, mels, frames] -> [batch, frames])");
   }
-  // Its front end, checked as segment checks it (SpeechDetector::Load against the same options).
+  // Its front end; then the checks segment makes (SpeechDetector::Load against it).
   MelOptions mel;
   try {
-    const nlohmann::json f = nlohmann::json::parse(init.extra).at("front_end");
-    mel.sample_rate_hz = f.at("sample_rate_hz").get<int>();
-    mel.n_fft = f.at("n_fft").get<int>();
-    mel.win_length = f.at("win_length").get<int>();
-    mel.hop_length = f.at("hop_length").get<int>();
-    mel.num_mels = f.at("num_mels").get<int>();
-    mel.f_min_hz = f.at("f_min_hz").get<float>();
-    mel.f_max_hz = f.at("f_max_hz").get<float>();
-    mel.log_offset = f.at("log_offset").get<float>();
-    mel.Validate();
-  } catch (const std::exception& e) {
+    mel = MelOptionsFromJson(nlohmann::json::parse(init.extra).at("front_end"));
+  } catch (const std::exception& e) {  // ModelError or nlohmann::json's (one line each)
     throw ModelError("initial speech detector '" + opts.init_path + "' metadata: " + e.what());
   }
   SpeechDetector::Load(opts.init_path, mel);  // the same checks segment makes
@@ -358,7 +343,7 @@ SpeechDetectorTrainResult TrainSpeechDetector(const SpeechDetectorTrainOptions& 
                              {"last_loss", result.last_loss}};
   const nlohmann::json meta = {{"format", "voxsex-speech-detector"},
                                {"version", 1},
-                               {"front_end", FrontEndJson(mel)},
+                               {"front_end", MelOptionsToJson(mel)},
                                {"threshold", opts.threshold},
                                {"parameters", num_params},
                                {"training", training},
