@@ -5,8 +5,8 @@
 # models/voxsex-vad-untrained.pt (`scripts/model/train_vad.py --export-untrained --seed 1`):
 # 1,500 steps of 16 crops of 8 s, one thread, seeded: the same weights every time. The threshold
 # stored in the detector, THRESHOLD, was chosen on dev conversations (README, segment;
-# models/README.md, speech detector). About 5 minutes to make the conversations and 6 to train
-# on one core (2026-12-04, with a training on the other core).
+# models/README.md, speech detector). About 5 minutes to make the conversations and 5 to train
+# (280-331 s) on one core (2026-12-04, with a training on the other core).
 # Usage: scripts/model/train_vad.sh [DATA_DIR] [WORK_DIR]
 #   (defaults: ../shared/voxsex-data, build/train_vad)
 # Environment: OUT, where the detector is written (default models/voxsex-vad.pt); BUILD, the build
