@@ -229,13 +229,20 @@ CLI::App* setup_train_vad(CLI::App& app, SpeechDetectorTrainOptions& o) {
       "Exit status: 0 trained and written; 2 usage, truth, audio, model or output error (nothing\n"
       "written).\n"
       "Example (scripts/model/train_vad.sh):\n"
-      "  voxsex train-vad --conversations conv/ --noise-dir data/noise --out vad.pt --threshold 2");
+      "  voxsex train-vad --conversations conv/ --noise-dir data/noise --out vad.pt --threshold 2.5");
   return cmd;
 }
 
 int run_train_vad(const SpeechDetectorTrainOptions& opts) {
   SpeechDetectorTrainOptions o = opts;
-  if (o.init_path.empty()) o.init_path = FindBundledModel("voxsex-vad-untrained.pt");
+  if (o.init_path.empty()) {
+    o.init_path = FindBundledModel("voxsex-vad-untrained.pt");
+    if (o.init_path.empty()) {
+      spdlog::error("no bundled untrained speech detector (voxsex-vad-untrained.pt) was found: "
+                    "give --init");
+      return 2;
+    }
+  }
   try {
     TrainSpeechDetector(o);
   } catch (const Error& e) {
