@@ -17,6 +17,7 @@
 #include <sstream>
 
 #include "model_internal.h"
+#include "train/data.h"
 #include "voxsex/audio.h"
 #include "voxsex/error.h"
 #include "voxsex/mel.h"
@@ -117,22 +118,12 @@ std::vector<Recording> ReadConversations(const std::string& dir, const MelOption
   return out;
 }
 
-// Recorded noise clips of 0.5 s or more, each scaled to unit RMS.
-std::vector<std::vector<float>> ReadNoise(const std::string& dir, int rate) {
+// Recorded noise clips (LoadNoise, as train's) of 0.5 s or more, each scaled to unit RMS.
+std::vector<std::vector<float>> ReadNoise(const std::string& dir, const MelOptions& mel) {
   std::vector<std::vector<float>> out;
   if (dir.empty()) return out;
-  std::vector<std::string> paths;
-  for (const auto& entry : fs::directory_iterator(dir)) {
-    if (entry.is_regular_file() && HasAudioExtension(entry.path().string())) {
-      paths.push_back(entry.path().string());
-    }
-  }
-  std::sort(paths.begin(), paths.end());
-  AudioReaderOptions reader;
-  reader.target_sample_rate_hz = rate;
-  for (const std::string& p : paths) {
-    std::vector<float> z = ReadAudio(p, reader).samples;
-    if (z.size() <= static_cast<std::size_t>(rate / 2)) continue;
+  for (std::vector<float>& z : internal::LoadNoise(dir, mel)) {
+    if (z.size() <= static_cast<std::size_t>(mel.sample_rate_hz / 2)) continue;
     double power = 0.0;
     for (float v : z) power += static_cast<double>(v) * v;
     const double rms = std::max(std::sqrt(power / static_cast<double>(z.size())), 1e-8);
@@ -224,7 +215,7 @@ SpeechDetectorTrainResult TrainSpeechDetector(const SpeechDetectorTrainOptions& 
     for (auto& x : r) items.push_back(std::move(x));
   }
   if (items.empty()) throw FormatError("no recording found in the conversation directories");
-  const std::vector<std::vector<float>> noises = ReadNoise(opts.noise_dir, mel.sample_rate_hz);
+  const std::vector<std::vector<float>> noises = ReadNoise(opts.noise_dir, mel);
   double samples = 0.0, speech = 0.0, frames = 0.0;
   for (const Recording& r : items) {
     samples += static_cast<double>(r.samples.size());
