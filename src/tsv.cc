@@ -6,8 +6,11 @@
 #include <unistd.h>
 
 #include <csignal>
+#include <cstdint>
+#include <iterator>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -164,33 +167,90 @@ std::unique_ptr<TempFile> CreateTempBeside(const std::string& path) {
   throw IoError(path + ": cannot create a temporary file beside it: " + std::strerror(last_errno));
 }
 
-// Blocks the termination signals a user or a job scheduler sends (SIGINT, SIGTERM, SIGHUP,
-// SIGQUIT) for its lifetime, so the few system calls that name and rename finished temporary
-// files are not cut short: the signal is delivered when the renames are done.
-class BlockTerminationSignals {
- public:
-  BlockTerminationSignals() {
-    sigset_t set;
-    sigemptyset(&set);
-    for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGQUIT}) sigaddset(&set, sig);
-    blocked_ = ::pthread_sigmask(SIG_BLOCK, &set, &previous_) == 0;
-  }
-  ~BlockTerminationSignals() {
-    if (blocked_) ::pthread_sigmask(SIG_SETMASK, &previous_, nullptr);
-  }
-  BlockTerminationSignals(const BlockTerminationSignals&) = delete;
-  BlockTerminationSignals& operator=(const BlockTerminationSignals&) = delete;
+constexpr int kTerminationSignals[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT};
+constexpr std::uint32_t kHoldDepthMask = 0xffff;  // low 16 bits: threads inside a hold
 
- private:
-  sigset_t previous_;
-  bool blocked_ = false;
-};
+// Process-wide hold state: how many threads are inside a TerminationHold (low 16 bits) and, above
+// them, one bit per termination signal that arrived during a hold (bit 16 + index in
+// kTerminationSignals). One word, so the signal handler and the hold's end agree without a lock.
+std::atomic<std::uint32_t> g_hold_state{0};
+static_assert(std::atomic<std::uint32_t>::is_always_lock_free, "used from a signal handler");
+
+// Ends the process with `sig`'s default action (async-signal-safe).
+void DieBy(int sig) {
+  struct sigaction dfl {};
+  dfl.sa_handler = SIG_DFL;
+  sigemptyset(&dfl.sa_mask);
+  ::sigaction(sig, &dfl, nullptr);
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, sig);
+  ::pthread_sigmask(SIG_UNBLOCK, &set, nullptr);
+  ::raise(sig);
+}
+
+// The handler DeferTerminationDuringAtomicWrites installs: outside any hold, the default action
+// at once; inside one, the signal is recorded and TerminationHold's end re-raises it.
+void OnTerminationSignal(int sig) {
+  const int saved_errno = errno;
+  std::uint32_t bit = 0;
+  for (std::size_t i = 0; i < std::size(kTerminationSignals); ++i) {
+    if (kTerminationSignals[i] == sig) bit = 1u << (16 + i);
+  }
+  std::uint32_t state = g_hold_state.load();
+  while ((state & kHoldDepthMask) != 0) {
+    if (g_hold_state.compare_exchange_weak(state, state | bit)) {
+      errno = saved_errno;
+      return;
+    }
+  }
+  // DieBy's raise is delivered when this handler returns (the signal is blocked while it runs).
+  DieBy(sig);
+  errno = saved_errno;
+}
 
 [[noreturn]] void ThrowIoError(const std::string& path, const std::string& what, int err) {
   throw IoError(path + ": " + what + ": " + std::strerror(err));
 }
 
 }  // namespace
+
+void DeferTerminationDuringAtomicWrites() {
+  for (int sig : kTerminationSignals) {
+    struct sigaction current {};
+    if (::sigaction(sig, nullptr, &current) != 0) continue;
+    // An ignored signal (nohup's SIGHUP) or a caller's own handler is left alone.
+    if ((current.sa_flags & SA_SIGINFO) != 0 || current.sa_handler != SIG_DFL) continue;
+    struct sigaction action {};
+    action.sa_handler = OnTerminationSignal;
+    sigemptyset(&action.sa_mask);
+    action.sa_flags = SA_RESTART;
+    ::sigaction(sig, &action, nullptr);
+  }
+}
+
+TerminationHold::TerminationHold() {
+  sigset_t set;
+  sigemptyset(&set);
+  for (int sig : kTerminationSignals) sigaddset(&set, sig);
+  blocked_ = ::pthread_sigmask(SIG_BLOCK, &set, &previous_) == 0;
+  g_hold_state.fetch_add(1);
+}
+
+TerminationHold::~TerminationHold() {
+  if (blocked_) ::pthread_sigmask(SIG_SETMASK, &previous_, nullptr);  // a held per-thread one lands now
+  // The last hold to end takes the recorded signals with it, in the same step as it ends.
+  std::uint32_t state = g_hold_state.load();
+  std::uint32_t after = 0;
+  do {
+    after = (state & kHoldDepthMask) == 1 ? 0 : state - 1;
+  } while (!g_hold_state.compare_exchange_weak(state, after));
+  if (after != 0) return;  // another thread still holds
+  const std::uint32_t pending = state >> 16;
+  for (std::size_t i = 0; i < std::size(kTerminationSignals); ++i) {
+    if ((pending & (1u << i)) != 0) DieBy(kTerminationSignals[i]);
+  }
+}
 
 std::vector<Answer> ReadAnswers(const std::string& path, bool allow_duplicates) {
   const std::string content = ReadWholeFile(path);
@@ -287,25 +347,42 @@ void WriteFilesAtomic(const std::vector<std::pair<std::string, std::string>>& fi
     }
     if (::fsync(tmp.fd()) != 0) ThrowIoError(path, "cannot fsync", errno);
   }
-  // Phase 2: name (unnamed O_TMPFILE files) and rename, with termination signals held back so
-  // a Ctrl-C cannot stop between the two and leave a named temporary file behind.
-  BlockTerminationSignals hold_signals;
-  for (size_t i = 0; i < files.size(); ++i) {
-    const std::string& path = files[i].first;
-    TempFile& tmp = *temps[i];
-    if (tmp.unnamed()) {
-      int err = EEXIST;
-      for (int attempt = 0; attempt < 100 && err == EEXIST; ++attempt) {
-        err = tmp.Link(RandomTempName(path));
+  // Phase 2: name the unnamed (O_TMPFILE) files, then rename every file into place back to back,
+  // with termination signals held back (in every thread, once main has called
+  // DeferTerminationDuringAtomicWrites) so that a Ctrl-C or SIGTERM cannot stop between a naming
+  // and its rename (a named temporary file left behind) nor between two files' renames (some
+  // destinations new and some old). Only SIGKILL or a crash can still land between two renames.
+  {
+    TerminationHold hold;
+    try {
+      for (size_t i = 0; i < files.size(); ++i) {
+        TempFile& tmp = *temps[i];
+        if (!tmp.unnamed()) continue;
+        int err = EEXIST;
+        for (int attempt = 0; attempt < 100 && err == EEXIST; ++attempt) {
+          err = tmp.Link(RandomTempName(files[i].first));
+        }
+        if (err != 0) {
+          ThrowIoError(files[i].first, "cannot link its temporary file into the directory", err);
+        }
       }
-      if (err != 0) ThrowIoError(path, "cannot link its temporary file into the directory", err);
+      for (size_t i = 0; i < files.size(); ++i) {
+        const std::string& path = files[i].first;
+        if (::rename(temps[i]->path().c_str(), path.c_str()) != 0) {
+          ThrowIoError(path, "cannot rename " + temps[i]->path() + " to it", errno);
+        }
+        temps[i]->Release();
+      }
+    } catch (...) {
+      temps.clear();  // named temporary files removed before a held signal can end the process
+      throw;
     }
-    if (::rename(tmp.path().c_str(), path.c_str()) != 0) {
-      ThrowIoError(path, "cannot rename " + tmp.path() + " to it", errno);
-    }
-    tmp.Release();
-    // Make the rename itself durable; best effort (some file systems refuse fsync on a directory).
-    const int dir_fd = ::open(DirectoryOf(path).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  }
+  // Make the renames durable; best effort (some file systems refuse fsync on a directory).
+  std::set<std::string> directories;
+  for (const auto& file : files) directories.insert(DirectoryOf(file.first));
+  for (const std::string& directory : directories) {
+    const int dir_fd = ::open(directory.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (dir_fd >= 0) {
       ::fsync(dir_fd);
       ::close(dir_fd);

@@ -1,6 +1,8 @@
 // Tests of the answers/targets TSV contract and meta tables (include/voxsex/tsv.h).
 #include <gtest/gtest.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -9,6 +11,7 @@
 #include <map>
 #include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "voxsex/error.h"
@@ -309,3 +312,93 @@ TEST_F(TsvTest, ReadsRealMetaTable) {
 }
 
 }  // namespace
+
+namespace {
+
+// What a forked child did: its wait status and what it wrote to the pipe it was given.
+struct ChildRun {
+  int status = 0;
+  std::string written;
+};
+
+// Runs `body(pipe_fd)` in a forked child that then exits with status 0.
+template <typename Body>
+ChildRun RunInChild(Body body) {
+  int fds[2];
+  EXPECT_EQ(::pipe(fds), 0);
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    ::close(fds[0]);
+    body(fds[1]);
+    ::_exit(0);
+  }
+  ::close(fds[1]);
+  ChildRun run;
+  char buffer[256];
+  ssize_t n = 0;
+  while ((n = ::read(fds[0], buffer, sizeof buffer)) > 0) run.written.append(buffer, n);
+  ::close(fds[0]);
+  ::waitpid(pid, &run.status, 0);
+  return run;
+}
+
+void Say(int fd, const std::string& text) {
+  EXPECT_EQ(::write(fd, text.data(), text.size()), static_cast<ssize_t>(text.size()));
+}
+
+// A thread that started before any hold, so its signal mask blocks nothing (as LibTorch's workers).
+void StartIdleWorker() {
+  std::thread([] {
+    for (;;) ::pause();
+  }).detach();
+}
+
+}  // namespace
+
+// The failure this guards against: a SIGTERM sent to the process while WriteFilesAtomic renamed
+// train's model and log landed on a LibTorch worker thread, which did not block it, and ended the
+// process between the two renames.
+TEST(TerminationHold, SignalLandingOnAnotherThreadWaitsForTheHoldToEnd) {
+  const ChildRun run = RunInChild([](int fd) {
+    voxsex::DeferTerminationDuringAtomicWrites();
+    StartIdleWorker();
+    {
+      voxsex::TerminationHold hold;
+      ::kill(::getpid(), SIGTERM);
+      ::usleep(200 * 1000);  // the worker, the only thread not blocking it, takes the signal
+      Say(fd, "end of hold;");
+    }
+    Say(fd, "after the hold");
+  });
+  EXPECT_EQ(run.written, "end of hold;");
+  ASSERT_TRUE(WIFSIGNALED(run.status)) << "status " << run.status;
+  EXPECT_EQ(WTERMSIG(run.status), SIGTERM);
+}
+
+TEST(TerminationHold, SignalOutsideAHoldEndsTheProcessAtOnce) {
+  const ChildRun run = RunInChild([](int fd) {
+    voxsex::DeferTerminationDuringAtomicWrites();
+    StartIdleWorker();
+    ::kill(::getpid(), SIGINT);
+    ::usleep(500 * 1000);
+    Say(fd, "still running");
+  });
+  EXPECT_EQ(run.written, "");
+  ASSERT_TRUE(WIFSIGNALED(run.status)) << "status " << run.status;
+  EXPECT_EQ(WTERMSIG(run.status), SIGINT);
+}
+
+TEST(TerminationHold, IgnoredSignalStaysIgnored) {  // nohup's SIGHUP
+  const ChildRun run = RunInChild([](int fd) {
+    ::signal(SIGHUP, SIG_IGN);
+    voxsex::DeferTerminationDuringAtomicWrites();
+    ::kill(::getpid(), SIGHUP);
+    {
+      voxsex::TerminationHold hold;
+      ::kill(::getpid(), SIGHUP);
+    }
+    Say(fd, "still running");
+  });
+  EXPECT_EQ(run.written, "still running");
+  EXPECT_TRUE(WIFEXITED(run.status) && WEXITSTATUS(run.status) == 0) << "status " << run.status;
+}

@@ -1,6 +1,8 @@
 // The answers/targets TSV contract: `id<TAB>gender`, gender 0 = male, 1 = female.
 #pragma once
 
+#include <signal.h>
+
 #include <cstddef>
 #include <map>
 #include <string>
@@ -38,15 +40,46 @@ std::string FormatPFemale(double p_female);
 
 // Writes `content` to `path` atomically: a temporary file in the same directory (unnamed,
 // O_TMPFILE, where the file system supports it, so a killed process leaves no stray file), fsync,
-// then rename over `path` with SIGINT/SIGTERM/SIGHUP/SIGQUIT held back until it is done. A process
-// killed at any moment leaves `path` either as it was or whole. Throws IoError naming the path.
+// then rename over `path` inside a TerminationHold. A process killed at any moment leaves `path`
+// either as it was or whole. Throws IoError naming the path.
 void WriteFileAtomic(const std::string& path, const std::string& content);
 
 // Writes several files as one step: every content first goes to a fsynced temporary file beside
 // its destination (as WriteFileAtomic), and only when all are written are they renamed into place,
-// in order, with termination signals held back. A failure while writing leaves every destination
-// untouched. Throws IoError naming the path.
+// in order and back to back, inside a TerminationHold: SIGINT/SIGTERM/SIGHUP/SIGQUIT leave either
+// every destination old or every one new (in a multi-threaded process only once
+// DeferTerminationDuringAtomicWrites has been called). SIGKILL or a crash between two renames can
+// still leave some new and some old. A failure while writing leaves every destination untouched.
+// Throws IoError naming the path.
 void WriteFilesAtomic(const std::vector<std::pair<std::string, std::string>>& files);
+
+// Holds back the termination signals a user or a job scheduler sends (SIGINT, SIGTERM, SIGHUP,
+// SIGQUIT) for its lifetime; one that arrived meanwhile takes effect (its default action: the
+// process ends by that signal) when the last hold in the process ends. The calling thread's mask
+// blocks them; a signal delivered to another thread (LibTorch's and OpenMP's workers do not block
+// them) is only held when DeferTerminationDuringAtomicWrites was called. Meant for a few system
+// calls (WriteFilesAtomic's renames), not for long work. Throws nothing.
+class TerminationHold {
+ public:
+  TerminationHold();
+  ~TerminationHold();
+  TerminationHold(const TerminationHold&) = delete;
+  TerminationHold& operator=(const TerminationHold&) = delete;
+
+ private:
+  sigset_t previous_;
+  bool blocked_ = false;
+};
+
+// Makes TerminationHold process-wide: installs a handler for SIGINT, SIGTERM, SIGHUP and SIGQUIT
+// (each only while it is at its default action: an ignored SIGHUP under nohup, or a caller's own
+// handler, is left alone) that ends the process by the signal at once, as the default action
+// would, unless some thread is inside a TerminationHold, in which case the hold's end does. POSIX
+// delivers a signal sent to the process to any thread that does not block it, so a per-thread
+// mask alone lets a SIGTERM land on a worker thread between two renames. Call it once from main,
+// before or after threads start. The handler uses SA_RESTART. Throws nothing (a failed sigaction
+// leaves that signal as it was).
+void DeferTerminationDuringAtomicWrites();
 
 // A table with a header line, e.g. meta.tsv. rows[i][column] = value.
 struct Table {

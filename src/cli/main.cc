@@ -14,6 +14,7 @@
 #include "cli/predict.h"
 #include "cli/segment.h"
 #include "cli/train.h"
+#include "voxsex/tsv.h"
 
 namespace {
 
@@ -32,6 +33,9 @@ int main(int argc, char** argv) {
   // Writing to a closed pipe (`voxsex predict dir - | head`) must be an error the command reports
   // with status 2, not death by SIGPIPE.
   std::signal(SIGPIPE, SIG_IGN);
+  // Ctrl-C or SIGTERM while outputs are renamed into place waits for the renames, whichever
+  // thread (LibTorch's workers included) the signal lands on.
+  voxsex::DeferTerminationDuringAtomicWrites();
   auto logger = spdlog::stderr_color_mt("voxsex");
   logger->set_pattern("%^[%l]%$ %v");
   spdlog::set_default_logger(logger);
