@@ -331,6 +331,46 @@ TEST(TrainCli, ChildWeightWeighsChildrenInTheLoss) {
   EXPECT_FALSE(fs::exists(dir / "y.pt"));
 }
 
+// Children's crops: every probability times --child-augment-scale, speed's also times
+// --child-speed-scale; both need --groups (which crops are children's) and lie in [0, 1].
+TEST(Train, ChildAugmentScalesSpeedPerturbationTwice) {
+  voxsex::ExampleOptions e;
+  e.augment.noise_prob = e.augment.pitch_prob = e.augment.speed_prob = 0.8;
+  e.augment.gain_db = 6.0;
+  e.child_augment_scale = 0.5;
+  e.child_speed_scale = 0.0;
+  voxsex::AugmentOptions child = e.ChildAugment();
+  EXPECT_DOUBLE_EQ(child.noise_prob, 0.4);
+  EXPECT_DOUBLE_EQ(child.pitch_prob, 0.4);
+  EXPECT_DOUBLE_EQ(child.speed_prob, 0.0);
+  EXPECT_DOUBLE_EQ(child.gain_db, 6.0);
+  e.child_speed_scale = 0.5;
+  EXPECT_DOUBLE_EQ(e.ChildAugment().speed_prob, 0.2);
+
+  voxsex::TrainOptions o;
+  o.data.targets_path = "targets.tsv";
+  o.init_model_path = "untrained.pt";
+  o.out_path = "model.pt";
+  const auto validation_error = [&o]() -> std::string {
+    try {
+      o.Validate();
+    } catch (const voxsex::ConfigError& error) {
+      return error.what();
+    }
+    return "";
+  };
+  ASSERT_EQ(validation_error(), "");
+  o.examples.child_speed_scale = 0.0;
+  EXPECT_EQ(validation_error(),
+            "--child-speed-scale needs --groups (a table with id and age_group columns)");
+  o.data.groups_path = "meta.tsv";
+  EXPECT_EQ(validation_error(), "");
+  for (double bad : {-0.1, 1.5}) {
+    o.examples.child_speed_scale = bad;
+    EXPECT_EQ(validation_error(), "--child-speed-scale must be in [0, 1]") << bad;
+  }
+}
+
 TEST(TrainCli, GenderAgeHeadTrainsFourClassesAndAnswersGender) {
   const auto dir = voxsex::test::FreshDir("train_gender_age");
   const std::string data = VOXSEX_TEST_DATA;

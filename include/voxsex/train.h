@@ -68,6 +68,15 @@ struct ExampleOptions {
   // the augmentation that buys adults their noise robustness cost the children their cues
   // (models/README.md).
   double child_augment_scale = 1.0;
+  // Children's crops get speed perturbation with probability augment.speed_prob times
+  // child_augment_scale times this (0 = adults only). Speed perturbation moves the formants with
+  // the pitch, taking boys' voices into girls' range and back; shifting children's voices cost
+  // them their cues on dev (models/README.md, round 4).
+  double child_speed_scale = 1.0;
+
+  // The augmentation of children's crops: `augment` with every probability times
+  // child_augment_scale and the speed perturbation's also times child_speed_scale. No errors.
+  AugmentOptions ChildAugment() const;
   // SpecAugment (Park et al., 2019): masked cells are set to the band mean (0 after normalisation).
   int freq_masks = 0;            // frequency masks per example (0 = off)
   int freq_mask_bands = 8;       // each masks up to this many mel bands

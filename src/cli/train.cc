@@ -114,6 +114,10 @@ CLI::App* setup_train(CLI::App& app, TrainOptions& o) {
                   "Children's crops (age_group 'child' in --groups) are augmented with every "
                   "effect's probability times this, gain unchanged (1 = as adults, 0 = gain only)")
       ->capture_default_str();
+  cmd->add_option("--child-speed-scale", o.examples.child_speed_scale,
+                  "Children's crops get speed perturbation with --speed-prob times "
+                  "--child-augment-scale times this (0 = adults only)")
+      ->capture_default_str();
   cmd->add_option("--vad", o.vad.drop_non_speech,
                   "Drop non-speech frames (energy VAD, stored in the model for predict): 1 or 0")
       ->capture_default_str();

@@ -22,8 +22,7 @@ BatchMaker::BatchMaker(const ExampleOptions& opts, const VadOptions& vad, const 
     augmenters_.push_back(
         std::make_unique<Augmenter>(opts.augment, mel.sample_rate_hz, pool, noise_pool));
     child_augmenters_.push_back(std::make_unique<Augmenter>(
-        ScaleProbabilities(opts.augment, opts.child_augment_scale), mel.sample_rate_hz, pool,
-        noise_pool));
+        opts.ChildAugment(), mel.sample_rate_hz, pool, noise_pool));
   }
 }
 

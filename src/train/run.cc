@@ -194,7 +194,8 @@ TrainResult TrainImpl(const TrainOptions& opts) {
     num_skipped += loaded.num_skipped;
     internal::WarnSharedAudio(train, val);
   }
-  if (fine_head || d.child_weight != 1.0 || opts.examples.child_augment_scale != 1.0) {
+  if (fine_head || d.child_weight != 1.0 || opts.examples.child_augment_scale != 1.0 ||
+      opts.examples.child_speed_scale != 1.0) {
     ReadAgeGroups(train, d, fine_head);
   }
   if (d.max_files_per_speaker > 0) {
@@ -321,6 +322,7 @@ TrainResult TrainImpl(const TrainOptions& opts) {
       {"gain_db", ex.augment.gain_db},
       {"augment", AugmentJson(ex.augment)},
       {"child_augment_scale", ex.child_augment_scale},
+      {"child_speed_scale", ex.child_speed_scale},
       {"vad", opts.vad.drop_non_speech},
       {"spec_augment", {{"freq_masks", ex.freq_masks}, {"freq_mask_bands", ex.freq_mask_bands},
                         {"time_masks", ex.time_masks}, {"time_mask_ratio", ex.time_mask_ratio}}},
@@ -350,6 +352,12 @@ TrainResult TrainImpl(const TrainOptions& opts) {
 }
 
 }  // namespace
+
+AugmentOptions ExampleOptions::ChildAugment() const {
+  AugmentOptions child = ScaleProbabilities(augment, child_augment_scale);
+  child.speed_prob *= child_speed_scale;
+  return child;
+}
 
 void TrainOptions::Validate() const {
   const TrainDataOptions& d = data;
@@ -401,6 +409,12 @@ void TrainOptions::Validate() const {
   if (e.child_augment_scale != 1.0 && d.groups_path.empty()) {
     throw ConfigError("--child-augment-scale needs --groups (a table with id and age_group columns)");
   }
+  if (!(e.child_speed_scale >= 0 && e.child_speed_scale <= 1)) {
+    throw ConfigError("--child-speed-scale must be in [0, 1]");
+  }
+  if (e.child_speed_scale != 1.0 && d.groups_path.empty()) {
+    throw ConfigError("--child-speed-scale needs --groups (a table with id and age_group columns)");
+  }
   if (d.child_weight != 1.0 && d.groups_path.empty()) {
     throw ConfigError("--child-weight needs --groups (a table with id and age_group columns)");
   }
@@ -424,6 +438,7 @@ std::string TrainOptions::ToString() const {
     << ", " << e.crop_max_s << "], freq_masks=" << e.freq_masks << "x" << e.freq_mask_bands
     << ", time_masks=" << e.time_masks << "x" << e.time_mask_ratio
     << ", child_augment_scale=" << e.child_augment_scale
+    << ", child_speed_scale=" << e.child_speed_scale
     << ", feature_norm=" << feature_norm << ", " << e.augment.ToString() << ", " << vad.ToString()
     << ")";
   return s.str();
