@@ -3,33 +3,46 @@
 # (bench/reference_torchaudio.py) on the test split and on a generated 1-hour file, runs
 # alternating (voxsex, reference, voxsex, reference, ...), whole process from start to exit.
 # voxsex segment on the 1-hour file (wall time, peak RSS). Also voxsex with 1 vs 2 threads, and
-# start-up (predict on a directory with one 4 s file).
+# start-up (predict on a directory with one 4 s file). And the allocator setting voxsex is built
+# with (src/cli/main.cc, `malloc_conf`: jemalloc keeps freed pages) against jemalloc's defaults,
+# alternating: predict on the data directory, and one epoch of training (`--threads 1`, the
+# recipe's network and options, scripts/model/train_default.sh) on every 20th file of the
+# training split; the two trainings must give the same loss, else the script exits 1.
 #
-# Usage: scripts/bench/bench.sh [-n RUNS] [--build DIR] [--data DIR] [--skip-hour]
+# Usage: scripts/bench/bench.sh [-n RUNS] [--build DIR] [--data DIR] [--train DIR] [--skip-hour]
+#                               [--skip-train]
 #   -n RUNS      runs of each program per measurement (default 3); medians are reported
 #   --build DIR  build directory holding voxsex (default build); generated files and outputs go
 #                to DIR/bench
 #   --data DIR   directory of audio files (default ../shared/voxsex-data/test)
+#   --train DIR  training split with targets.tsv, beside meta.tsv and noise/ (default
+#                ../shared/voxsex-data/train); only its speed is measured
 #   --skip-hour  leave out the 1-hour file
+#   --skip-train leave out the allocator's training measurement
 #
 # Wall time and peak resident memory come from `/usr/bin/time -v` (Debian package `time`); the
 # 1-hour file (FLAC, 16 kHz mono) is made once with sox from the data files, end to end. Every
 # run's answers must be identical to the first voxsex run's, else the script says so and exits 1.
-# Per-run lines go to stderr; the summary, a Markdown table, to stdout.
+# Per-run lines go to stderr; the summary, a Markdown table, to stdout. The allocator rows put
+# jemalloc's defaults in the reference column.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
 runs=3
 build=build
 data=../shared/voxsex-data/test
+train=../shared/voxsex-data/train
 hour=1
+train_bench=1
 while (($#)); do
   case $1 in
     -n) runs=$2; shift 2 ;;
     --build) build=$2; shift 2 ;;
     --data) data=$2; shift 2 ;;
+    --train) train=$2; shift 2 ;;
     --skip-hour) hour=0; shift ;;
-    -h|--help) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --skip-train) train_bench=0; shift ;;
+    -h|--help) sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "bench.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -57,7 +70,8 @@ fi
 threads=$(nproc)
 cpu=$(lscpu | sed -n 's/^Model name: *//p' | head -1)
 
-# timed NAME ANSWERS CMD...: runs CMD under /usr/bin/time -v; sets wall_s and rss_mb.
+# timed NAME ANSWERS CMD...: runs CMD under /usr/bin/time -v; sets wall_s, rss_mb and faults
+# (minor page faults).
 timed() {
   local name=$1 answers=$2; shift 2
   local log=$work/out/time.txt
@@ -67,6 +81,7 @@ timed() {
   wall_s=$(awk -F': ' '/Elapsed \(wall clock\)/ {
              n = split($2, p, ":"); s = 0; for (i = 1; i <= n; i++) s = s * 60 + p[i]; print s }' "$log")
   rss_mb=$(awk -F': ' '/Maximum resident set size/ { printf "%.0f", $2 / 1024 }' "$log")
+  faults=$(awk -F': ' '/Minor \(reclaiming a frame\) page faults/ { print $2 }' "$log")
 }
 
 # median V...: the median of numbers.
@@ -172,10 +187,72 @@ row "start-up: one 4 s file, wall time, median (s)" "$(median "${s_vx[@]}")" \
     "$(median "${s_ref[@]}")" "$(ratio "$(median "${s_ref[@]}")" "$(median "${s_vx[@]}")")x faster"
 row "start-up: peak RSS (MB)" "$vx_start_rss" "$ref_start_rss" ""
 
+# Allocator: voxsex as built (jemalloc keeps freed pages) against jemalloc 5.3's defaults, which
+# MALLOC_CONF overrides the built-in string with (freed pages go back after 10 s, 8 MiB and larger
+# at once).
+jemalloc_defaults=dirty_decay_ms:10000,muzzy_decay_ms:0
+a_w=() a_f=() a_r=() d_w=() d_f=() d_r=()
+for ((i = 1; i <= runs; i++)); do
+  timed "alloc.built.$i" "$work/out/alloc.built.$i.tsv" \
+    "$voxsex" -q predict "$data" "$work/out/alloc.built.$i.tsv" --model "$model"
+  a_w+=("$wall_s"); a_f+=("$faults"); a_r+=("$rss_mb")
+  same "$work/out/test.voxsex.1.tsv" "$work/out/alloc.built.$i.tsv" "allocator as built, run $i"
+  timed "alloc.defaults.$i" "$work/out/alloc.defaults.$i.tsv" \
+    env MALLOC_CONF=$jemalloc_defaults \
+    "$voxsex" -q predict "$data" "$work/out/alloc.defaults.$i.tsv" --model "$model"
+  d_w+=("$wall_s"); d_f+=("$faults"); d_r+=("$rss_mb")
+  same "$work/out/test.voxsex.1.tsv" "$work/out/alloc.defaults.$i.tsv" "jemalloc defaults, run $i"
+  echo "allocator run $i, predict: as built ${a_w[-1]} s, defaults ${d_w[-1]} s" >&2
+done
+row "allocator: predict, test split, as built vs jemalloc defaults, median (s)" \
+    "$(median "${a_w[@]}")" "$(median "${d_w[@]}")" "$(ratio "$(median "${d_w[@]}")" "$(median "${a_w[@]}")")x faster"
+row "allocator: predict, minor page faults, median" "$(median "${a_f[@]}")" "$(median "${d_f[@]}")" ""
+row "allocator: predict, peak RSS, max of runs (MB)" "$(maxof "${a_r[@]}")" "$(maxof "${d_r[@]}")" \
+    "$(ratio "$(maxof "${a_r[@]}")" "$(maxof "${d_r[@]}")")"
+
+if ((train_bench)); then
+  corpus=$(dirname "$train")
+  [ -s "$train/targets.tsv" ] && [ -s "$corpus/meta.tsv" ] && [ -d "$corpus/noise" ] ||
+    { echo "bench.sh: '$train' needs targets.tsv, and meta.tsv and noise/ beside it (--train)" >&2; exit 2; }
+  awk 'NR % 20 == 0' "$train/targets.tsv" > "$work/out/train_subset.tsv"
+  /usr/bin/python3 scripts/model/export_model.py "$work/out/untrained.pt" \
+    --arch ecapa --head gender_age --seed 0 > /dev/null
+  t_w=() t_f=() t_r=() u_w=() u_f=() u_r=()
+  for ((i = 1; i <= runs; i++)); do
+    for conf in built defaults; do
+      rm -rf "$work/out/train.$conf.pt" "$work/out/train.$conf.training.tsv" "$work/out/train.$conf.pt.checkpoint"
+      env_conf=()
+      [ "$conf" = defaults ] && env_conf=(MALLOC_CONF=$jemalloc_defaults)
+      timed "train.$conf.$i" "$work/out/train.$conf.pt" env "${env_conf[@]}" OMP_WAIT_POLICY=PASSIVE \
+        "$voxsex" -q train --targets "$work/out/train_subset.tsv" --audio-dir "$train" \
+        --groups "$corpus/meta.tsv" --init "$work/out/untrained.pt" --out "$work/out/train.$conf.pt" \
+        --val-fraction 0.2 --epochs 1 --batch-size 32 --lr 0.002 --weight-decay 0.01 --seed 1 \
+        --threads 1 --crop-min 1 --crop-max 4 --gain-db 12 --max-files-per-speaker 30 \
+        --child-weight 3 --noise-prob 0.5 --snr-min 0 --snr-max 25 --noise-dir "$corpus/noise" \
+        --reverb-prob 0.2 --telephone-prob 0.15 --clip-prob 0.05 --pitch-prob 0.4 \
+        --pitch-semitones 4 --tilt-prob 0.3 --vad 0
+      if [ "$conf" = built ]; then t_w+=("$wall_s"); t_f+=("$faults"); t_r+=("$rss_mb")
+      else u_w+=("$wall_s"); u_f+=("$faults"); u_r+=("$rss_mb"); fi
+    done
+    # The epoch's loss and accuracies (every column but the seconds) must be the same.
+    if ! cmp -s <(cut -f1-6 "$work/out/train.built.training.tsv") \
+                <(cut -f1-6 "$work/out/train.defaults.training.tsv"); then
+      identical=no
+      echo "bench.sh: training logs differ between allocator settings, run $i" >&2
+    fi
+    echo "allocator run $i, train: as built ${t_w[-1]} s, defaults ${u_w[-1]} s" >&2
+  done
+  row "allocator: train 1 epoch ($(wc -l < "$work/out/train_subset.tsv") files, --threads 1), median (s)" \
+      "$(median "${t_w[@]}")" "$(median "${u_w[@]}")" "$(ratio "$(median "${u_w[@]}")" "$(median "${t_w[@]}")")x faster"
+  row "allocator: train, minor page faults, median" "$(median "${t_f[@]}")" "$(median "${u_f[@]}")" ""
+  row "allocator: train, peak RSS, max of runs (MB)" "$(maxof "${t_r[@]}")" "$(maxof "${u_r[@]}")" \
+      "$(ratio "$(maxof "${t_r[@]}")" "$(maxof "${u_r[@]}")")"
+fi
+
 echo "$runs runs each, alternating; $cpu, $threads cores; $(date -u +%Y-%m-%d); $("$voxsex" --version | head -1) ($voxsex), checkout $(git rev-parse --short HEAD)"
 echo
 echo "| measure | voxsex | reference | ratio |"
 echo "|---|---|---|---|"
 printf '%s\n' "${rows[@]}"
-echo "| answers identical (every run, voxsex and reference) | $identical | | |"
+echo "| answers identical (every run, voxsex and reference; training losses by allocator) | $identical | | |"
 [ "$identical" = yes ]

@@ -29,6 +29,18 @@ constexpr const char* kExitCodes =
 
 }  // namespace
 
+// jemalloc's options, read once at its start when the executable is linked with it (CMake's
+// VOXSEX_JEMALLOC) and an unused string otherwise; MALLOC_CONF in the environment still overrides
+// them (https://jemalloc.net/jemalloc.3.html, "TUNING"). By default jemalloc 5.3 gives freed pages
+// back to the kernel (dirty pages after 10 s, and allocations of 8 MiB and more at once), and
+// LibTorch frees and reallocates its large tensors on every batch, so training faulted the same
+// pages in again and again: about 4.5x slower epochs (models/README.md, round 8). Keeping freed
+// pages leaves peak resident memory where the peak of live memory puts it (README.md, Speed).
+extern "C" {
+// NOLINTNEXTLINE(readability-identifier-naming): the name jemalloc looks up.
+const char* malloc_conf = "dirty_decay_ms:-1,muzzy_decay_ms:-1";
+}
+
 int main(int argc, char** argv) {
   // Writing to a closed pipe (`voxsex predict dir - | head`) must be an error the command reports
   // with status 2, not death by SIGPIPE.
