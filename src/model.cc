@@ -95,8 +95,11 @@ std::vector<Prediction> PredictTensors(torch::jit::Module& module,
   std::stable_sort(windows.begin(), windows.end(),
                    [](const Window& a, const Window& b) { return a.length < b.length; });
 
-  std::vector<double> sum0(features.size(), 0.0), sum1(features.size(), 0.0),
-      weight(features.size(), 0.0);
+  // Per input: the frame-weighted sums of its windows' logits, and its frame count.
+  struct LogitSums {
+    double male = 0.0, female = 0.0, frames = 0.0;
+  };
+  std::vector<LogitSums> sums(features.size());
   torch::NoGradGuard no_grad;
   try {
     for (std::size_t b = 0, e = 0; b < windows.size(); b = e) {
@@ -124,9 +127,10 @@ std::vector<Prediction> PredictTensors(torch::jit::Module& module,
       auto acc = logits.accessor<float, 2>();
       for (std::size_t k = b; k < e; ++k) {
         const Window& w = windows[k];
-        sum0[w.input] += acc[k - b][0] * w.length;
-        sum1[w.input] += acc[k - b][1] * w.length;
-        weight[w.input] += w.length;
+        LogitSums& s = sums[w.input];
+        s.male += acc[k - b][0] * w.length;
+        s.female += acc[k - b][1] * w.length;
+        s.frames += w.length;
       }
     }
   } catch (const c10::Error& e) {
@@ -137,8 +141,8 @@ std::vector<Prediction> PredictTensors(torch::jit::Module& module,
   std::vector<Prediction> out(features.size());
   for (std::size_t i = 0; i < features.size(); ++i) {
     Prediction& p = out[i];
-    p.logit_male = static_cast<float>(sum0[i] / weight[i]);
-    p.logit_female = static_cast<float>(sum1[i] / weight[i]);
+    p.logit_male = static_cast<float>(sums[i].male / sums[i].frames);
+    p.logit_female = static_cast<float>(sums[i].female / sums[i].frames);
     p.p_female = PFemale(p.logit_female - p.logit_male, 1.0);
   }
   return out;
