@@ -34,8 +34,9 @@ constexpr const char* kExitCodes =
 // them (https://jemalloc.net/jemalloc.3.html, "TUNING"). By default jemalloc 5.3 gives freed pages
 // back to the kernel (dirty pages after 10 s, and allocations of 8 MiB and more at once), and
 // LibTorch frees and reallocates its large tensors on every batch, so training faulted the same
-// pages in again and again: about 4.5x slower epochs (models/README.md, round 8). Keeping freed
-// pages leaves peak resident memory where the peak of live memory puts it (README.md, Speed).
+// pages in again and again: 2-4.5x slower training epochs and 3.2x slower predict on this
+// project's machine (models/README.md, round 8; scripts/bench/bench.sh, allocator rows), for
+// 9-16% less peak resident memory than keeping them costs (README.md, Speed).
 extern "C" {
 // NOLINTNEXTLINE(readability-identifier-naming): the name jemalloc looks up.
 const char* malloc_conf = "dirty_decay_ms:-1,muzzy_decay_ms:-1";
