@@ -25,7 +25,10 @@ struct SegmentOptions {
   bool recursive = false;     // also segment files in subdirectories of DIR
   bool fail_fast = false;     // stop at the first failed file; only --errors written
   int num_threads = 0;        // 0 = all cores
-  int batch_size = 32;
+  // Windows per forward pass. 16, not predict's 32: on the 1-hour file of scripts/bench/bench.sh
+  // peak RSS 271 MB against 302 MB (issue 15's bound is 300 MB), the same segments and speed
+  // (11.5-11.8 s against 11.3-11.5 s with --threads 2; README.md, segment).
+  int batch_size = 16;
   SegmenterOptions segmenter;  // window, hop, switch penalty, max pause, min segment
 
   // Throws ConfigError: not exactly one of DIR / --list, DIR not a directory, SEGMENTS missing,
