@@ -6,47 +6,51 @@
 #   (defaults: ../shared/voxsex-data, build)
 # Environment: OUT, where the model is written (default models/voxsex.pt).
 # Two ECAPA-style networks with a gender x age head (scripts/model/export_model.py --arch ecapa
-# --head gender_age; the age groups come from meta.tsv), trained side by side, one thread each
-# (deterministic), with waveform augmentation (recorded and synthetic noise, reverberation,
-# telephone, clipping, formant-preserving pitch shift, spectral tilt), speaker-balanced epochs and
-# children's loss weighted 3x; network b augments children's crops at half the probability
+# --head gender_age; the age groups come from meta.tsv): the same options, seeds 1 and 2, trained
+# side by side for 30 epochs, one thread each (deterministic), with waveform augmentation
+# (recorded and synthetic noise, reverberation, telephone, clipping, formant-preserving pitch
+# shift, spectral tilt, and speed perturbation of adults' crops), speaker-balanced epochs and
+# children's loss weighted 3x, children's crops augmented at half the probability
 # (--child-augment-scale 0.5). Combined by `voxsex ensemble` (logits averaged) and calibrated on
-# dev. The choices and their dev measurements: models/README.md. About 36 minutes on a 2-core
-# machine (35.5 measured, 2026-12-03). Interrupted? Run it again: each network resumes from its
-# last finished epoch (`voxsex train --resume`) and ends with the weights of an uninterrupted run.
+# dev. The choices and their dev measurements: models/README.md (round 10). About 40 minutes on a
+# 2-core machine (2,394 s and 2,336 s for the networks side by side, 2026-12-04). Interrupted? Run
+# it again: each network resumes from its last finished epoch (`voxsex train --resume`) and ends
+# with the weights of an uninterrupted run.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 data=${1:-../shared/voxsex-data}
 build=${2:-build}
 out=${OUT:-models/voxsex.pt}
-work=$build/train_default
+# A directory of this recipe's own: a network left by an earlier recipe is never taken as finished.
+work=$build/train_default/round10
 mkdir -p "$work"
 
 # export_model.py is deterministic (seed 0): the same initial weights every time.
 /usr/bin/python3 scripts/model/export_model.py "$work/untrained.pt" \
   --arch ecapa --head gender_age --seed 0
 
-train_network() {  # NAME [OPTION...]: trains $work/network_NAME.pt, log beside it
-  local name=$1
-  shift
+train_network() {  # NAME SEED: trains $work/network_NAME.pt, log beside it
+  local name=$1 seed=$2
+  shift 2
   "$build/voxsex" train \
     --targets "$data/train/targets.tsv" --val-targets "$data/dev/targets.tsv" \
     --groups "$data/meta.tsv" --init "$work/untrained.pt" --out "$work/network_$name.pt" \
-    --epochs 20 --batch-size 32 --lr 0.002 --weight-decay 0.01 --seed 1 --threads 1 \
+    --epochs 30 --batch-size 32 --lr 0.002 --weight-decay 0.01 --seed "$seed" --threads 1 \
     --crop-min 1 --crop-max 4 --gain-db 12 --max-files-per-speaker 30 --child-weight 3 \
     --noise-prob 0.5 --snr-min 0 --snr-max 25 --noise-dir "$data/noise" --reverb-prob 0.2 \
     --telephone-prob 0.15 --clip-prob 0.05 --pitch-prob 0.4 --pitch-semitones 4 \
-    --tilt-prob 0.3 --vad 0 --resume "$@" >>"$work/network_$name.log" 2>&1
+    --tilt-prob 0.3 --vad 0 --speed-prob 0.4 --speed-range 0.25 --child-speed-scale 0 \
+    --child-augment-scale 0.5 --resume >>"$work/network_$name.log" 2>&1
 }
 
 unfinished() { [ ! -f "$work/network_$1.pt" ] || [ -d "$work/network_$1.pt.checkpoint" ]; }
 pids=()
 if unfinished a; then
-  train_network a &
+  train_network a 1 &
   pids+=($!)
 fi
 if unfinished b; then
-  train_network b --child-augment-scale 0.5 &
+  train_network b 2 &
   pids+=($!)
 fi
 status=0
