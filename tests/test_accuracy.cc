@@ -14,17 +14,17 @@ namespace fs = std::filesystem;
 using voxsex::test::Quote;
 using voxsex::test::RunVoxsex;
 
-// Regression bars of the shipped model, set from its one look at v2's test split on 2026-12-03
-// (models/README.md, "Held-out test split"): it measured 88.86% overall, 93.66% on adults, 74.28%
-// children's balanced accuracy and 94.24% on the adults of the corpus v1 files; each bar is that
-// less 1.5 points, rounded down to a half point. The v1 adults' bar was 95% until this model (the
-// previous models measured 95.68-95.92% there); the model chosen on dev by the declared rule
-// measured 94.24%, and the bar follows the rule rather than a model. The targets (adults
-// >= 98%, children >= 85%) are higher; models/README.md says by how much the model misses them.
-constexpr double kMinOverallAccuracy = 0.87;
-constexpr double kMinAdultAccuracy = 0.92;
-constexpr double kMinChildBalancedAccuracy = 0.725;
-constexpr double kMinV1AdultAccuracy = 0.925;  // adults of the corpus v1 files (v1 = yes)
+// Regression bars of the shipped model, set from its one look at v2's test split on 2026-12-05
+// (models/README.md, "The shipped model"): it measured 87.32% overall, 90.82% on adults, 76.75%
+// children's balanced accuracy and 90.17% on the adults of the corpus v1 files; each bar is that
+// less 1.5 points, rounded down to a half point. The model it replaced (round 3) measured 88.86%,
+// 93.66%, 74.28% and 94.24%: the new one was chosen on dev by the rule declared before its test
+// look, and the bars follow the rule rather than a model. The targets (adults >= 98%,
+// children >= 85%) are higher; models/README.md says by how much the model misses them.
+constexpr double kMinOverallAccuracy = 0.855;
+constexpr double kMinAdultAccuracy = 0.89;
+constexpr double kMinChildBalancedAccuracy = 0.75;
+constexpr double kMinV1AdultAccuracy = 0.885;  // adults of the corpus v1 files (v1 = yes)
 // voxsex-data/README.md: the test split has 781 files, 592 of them from corpus v1.
 constexpr int kTestFiles = 781;
 constexpr int kV1TestFiles = 592;

@@ -230,7 +230,8 @@ if ((train_bench)); then
         --threads 1 --crop-min 1 --crop-max 4 --gain-db 12 --max-files-per-speaker 30 \
         --child-weight 3 --noise-prob 0.5 --snr-min 0 --snr-max 25 --noise-dir "$corpus/noise" \
         --reverb-prob 0.2 --telephone-prob 0.15 --clip-prob 0.05 --pitch-prob 0.4 \
-        --pitch-semitones 4 --tilt-prob 0.3 --vad 0
+        --pitch-semitones 4 --tilt-prob 0.3 --vad 0 --speed-prob 0.4 --speed-range 0.25 \
+        --child-speed-scale 0 --child-augment-scale 0.5
       if [ "$conf" = built ]; then t_w+=("$wall_s"); t_f+=("$faults"); t_r+=("$rss_mb")
       else u_w+=("$wall_s"); u_f+=("$faults"); u_r+=("$rss_mb"); fi
     done
