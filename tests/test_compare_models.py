@@ -10,10 +10,11 @@ import unittest
 SCRIPT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "scripts", "eval",
                       "compare_models.py")
 
-# 8 speakers: 3 men, 3 women (adults), a boy and a girl; speaker k has 4 files, ids f<k><j>.
+# 9 speakers: 3 men, 3 women (adults), a boy and two girls (so that balanced accuracy and
+# accuracy over the children differ); each has 4 files, ids <speaker>_<j>.
 SPEAKERS = [("m1", 0, "adult"), ("m2", 0, "adult"), ("m3", 0, "adult"),
             ("w1", 1, "adult"), ("w2", 1, "adult"), ("w3", 1, "adult"),
-            ("b1", 0, "child"), ("g1", 1, "child")]
+            ("b1", 0, "child"), ("g1", 1, "child"), ("g2", 1, "child")]
 
 
 def ids_of(speaker):
@@ -90,7 +91,8 @@ class CompareModels(unittest.TestCase):
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertIn("| new - old, points |", r.stdout)
         rows = self.rows(r.stdout)
-        # clean adults: 20 of 24 for B; boys 3 of 4, so children balanced (3/4 + 1) / 2.
+        # clean adults: 20 of 24 for B; boys 3 of 4, girls 8 of 8: children balanced (3/4 + 1) / 2
+        # (accuracy over the 12 children would be 11/12).
         self.assertEqual(rows["clean adults"][1], f"{100 * 20 / 24:.2f}")
         self.assertEqual(rows["clean adults"][2], f"{-100 * 4 / 24:+.2f}")
         self.assertEqual(rows["clean children balanced"][2], f"{-100 * 0.125:+.2f}")

@@ -5,8 +5,8 @@ Issue 14 chooses models by a score over the conditions of a robustness suite
 (scripts/eval/suite_score.py) on a dev split of 70 speakers, and its files are not independent:
 a model that gets one speaker wrong gets most of that speaker's files wrong. This script puts an
 interval on the difference between two models, B - A, by resampling speakers (the cluster
-bootstrap: Efron & Tibshirani, "An Introduction to the Bootstrap", 1993; Field & Welsh, "Bootstrapping
-clustered data", JRSS B 69(3), 2007), stratified by age group and gender so every resample keeps
+bootstrap: Efron & Tibshirani, "An Introduction to the Bootstrap", 1993; Field & Welsh,
+"Bootstrapping clustered data", JRSS B 69(3), 2007), stratified by age group and gender so every resample keeps
 boys, girls, men and women, and the same resample of speakers scored for both models (paired).
 
 Inputs: SUITE/<condition>/targets.tsv (id, gender) as scripts/data/make_robustness.py writes them,
@@ -115,7 +115,8 @@ def measures(conditions, speakers, sample):
             if "adult" not in t or "child0" not in t or "child1" not in t:
                 return None
             adult[cond] = t["adult"][model] / t["adult"][0]
-            child[cond] = (t["child0"][model] / t["child0"][0] + t["child1"][model] / t["child1"][0]) / 2
+            boys, girls = t["child0"], t["child1"]
+            child[cond] = (boys[model] / boys[0] + girls[model] / girls[0]) / 2
         k = len(conditions)
         out.append({
             "clean_adult": adult.get("clean", float("nan")),
