@@ -31,7 +31,6 @@ mkdir -p "$work"
 
 train_network() {  # NAME SEED: trains $work/network_NAME.pt, log beside it
   local name=$1 seed=$2
-  shift 2
   "$build/voxsex" train \
     --targets "$data/train/targets.tsv" --val-targets "$data/dev/targets.tsv" \
     --groups "$data/meta.tsv" --init "$work/untrained.pt" --out "$work/network_$name.pt" \
