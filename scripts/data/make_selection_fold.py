@@ -1,0 +1,122 @@
+#!/usr/bin/python3
+"""Splits voxsex-data's train split into a training part and a speaker-disjoint selection fold.
+
+Issue 14 chooses models on dev, 70 speakers, and dev could not rank candidates 1-3 points apart
+(models/README.md, rounds 10 and 11). A selection fold adds speakers that candidates trained
+without: every candidate of a comparison is trained on OUT/train_targets.tsv and scored on dev
+and on the fold (OUT/selection_targets.tsv, e.g. through a robustness suite built from it by
+`make_robustness.py --split train --ids OUT/selection_targets.tsv`). The recipe chosen that way
+is then retrained on the whole train split to ship.
+
+The fold is drawn per stratum (source, age_group, gender) of train's speakers: in each, the
+speakers sorted by name, shuffled by a generator seeded with the seed and the stratum, and the
+first round(n * fraction) taken (Python's round: a stratum of one or two speakers gives none), so
+the fold has train's mix of sources, ages and genders. All files of a fold speaker leave
+training. The selection targets keep at most --max-files-per-speaker files of each fold speaker
+(a seeded draw), so speakers with hundreds of files do not outweigh the rest (dev has 1-16
+files a speaker).
+
+Writes, in OUT (created):
+  train_targets.tsv      id<TAB>gender of train's files whose speaker is not in the fold, sorted
+  selection_targets.tsv  id<TAB>gender of the fold's kept files, sorted
+  selection_speakers.tsv speaker, source, age_group, gender, files in train, files kept; a header
+and prints a count per stratum. Deterministic: the same arguments write the same files.
+
+Usage: /usr/bin/python3 scripts/data/make_selection_fold.py --out DIR
+         [--data ../shared/voxsex-data] [--fraction 0.25] [--seed 1] [--max-files-per-speaker 10]
+Errors (exit status 2): meta.tsv missing or without the columns used; a fraction outside (0, 1);
+a fold with no speaker. Standard library only.
+"""
+import argparse
+import collections
+import csv
+import os
+import random
+import sys
+
+COLUMNS = ("id", "split", "source", "speaker", "gender", "age_group")
+
+
+def fail(message):
+    print(f"make_selection_fold: {message}", file=sys.stderr)
+    sys.exit(2)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--data", default="../shared/voxsex-data")
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--fraction", type=float, default=0.25,
+                    help="share of each stratum's speakers put in the fold (default 0.25)")
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--max-files-per-speaker", type=int, default=10,
+                    help="files of each fold speaker kept for selection (0 = all; default 10)")
+    args = ap.parse_args()
+    if not 0 < args.fraction < 1:
+        fail(f"--fraction must be between 0 and 1, got {args.fraction}")
+    meta_path = os.path.join(args.data, "meta.tsv")
+    if not os.path.isfile(meta_path):
+        fail(f"{meta_path}: no such file")
+    with open(meta_path, newline="") as f:
+        reader = csv.DictReader(f, delimiter="\t")
+        missing = [c for c in COLUMNS if c not in (reader.fieldnames or [])]
+        if missing:
+            fail(f"{meta_path}: no column {', '.join(missing)}")
+        rows = [r for r in reader if r["split"] == "train"]
+
+    files = collections.defaultdict(list)  # speaker -> ids
+    strata = collections.defaultdict(collections.Counter)  # speaker -> stratum -> files
+    for r in rows:
+        files[r["speaker"]].append(r["id"])
+        strata[r["speaker"]][(r["source"], r["age_group"], r["gender"])] += 1
+    # A speaker in two sources (20 LibriSpeech readers have files in both LibriSpeech sources)
+    # belongs to the stratum of most of their files, the first by name on a tie.
+    stratum_of = {s: min(c, key=lambda k: (-c[k], k)) for s, c in strata.items()}
+    by_stratum = collections.defaultdict(list)
+    for speaker, stratum in stratum_of.items():
+        by_stratum[stratum].append(speaker)
+
+    fold = set()
+    for stratum in sorted(by_stratum):
+        speakers = sorted(by_stratum[stratum])
+        random.Random(f"{args.seed}/{'/'.join(stratum)}").shuffle(speakers)
+        fold.update(speakers[:round(len(speakers) * args.fraction)])
+    if not fold:
+        fail("the fold has no speaker: raise --fraction")
+
+    gender = {r["id"]: r["gender"] for r in rows}
+    kept = {}
+    for speaker in sorted(fold):
+        ids = sorted(files[speaker])
+        if 0 < args.max_files_per_speaker < len(ids):
+            ids = sorted(random.Random(f"{args.seed}/{speaker}").sample(ids, args.max_files_per_speaker))
+        kept[speaker] = ids
+    train_ids = sorted(i for s, ids in files.items() if s not in fold for i in ids)
+    selection_ids = sorted(i for ids in kept.values() for i in ids)
+
+    os.makedirs(args.out, exist_ok=True)
+
+    def write(name, text):  # atomic: a reader never sees half a file
+        path = os.path.join(args.out, name)
+        with open(path + ".tmp", "w") as f:
+            f.write(text)
+        os.replace(path + ".tmp", path)
+
+    write("train_targets.tsv", "".join(f"{i}\t{gender[i]}\n" for i in train_ids))
+    write("selection_targets.tsv", "".join(f"{i}\t{gender[i]}\n" for i in selection_ids))
+    write("selection_speakers.tsv",
+          "speaker\tsource\tage_group\tgender\tfiles\tkept\n" +
+          "".join(f"{s}\t{chr(9).join(stratum_of[s])}\t{len(files[s])}\t{len(kept[s])}\n"
+                  for s in sorted(fold)))
+
+    print("source\tage_group\tgender\tspeakers\tfold speakers\tfold files kept")
+    for stratum in sorted(by_stratum):
+        in_fold = [s for s in by_stratum[stratum] if s in fold]
+        print("\t".join(stratum) + f"\t{len(by_stratum[stratum])}\t{len(in_fold)}\t"
+              f"{sum(len(kept[s]) for s in in_fold)}")
+    print(f"train: {len(train_ids)} files of {len(files) - len(fold)} speakers; "
+          f"selection: {len(selection_ids)} files of {len(fold)} speakers", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
