@@ -6,11 +6,14 @@ and the pitch shift, `opusenc` from opus-tools for Opus).
 Deterministic: every random draw comes from a generator seeded by the condition and file id.
 
     /usr/bin/python3 scripts/data/make_robustness.py --out build/robustness [--split test]
-        [--every 1] [--v1-only]
+        [--every 1] [--v1-only] [--ids TARGETS]
 
 Reads each file of the split as voxsex-data stores it (v1 dev and test files are FLAC, the rest Ogg
 Opus). --v1-only keeps the files of corpus v1 (meta.tsv `v1` = yes), drawing babble from them too:
-the suite it builds is the one built from v1's split, file for file.
+the suite it builds is the one built from v1's split, file for file. --ids keeps the files of
+the split listed in a targets file (its first column), babble drawn from them too: a suite of a
+selection fold of train (scripts/data/make_selection_fold.py: `--split train --ids
+FOLD/selection_targets.tsv`).
 
 Writes OUT/<condition>/<id>.wav (16-bit PCM; .mp3 and .opus for the codec conditions) and
 OUT/<condition>/targets.tsv for every condition:
@@ -120,18 +123,30 @@ def main() -> None:
     ap.add_argument("--every", type=int, default=1, help="keep every N-th file by id (a subset for CI)")
     ap.add_argument("--v1-only", action="store_true",
                     help="only the files of corpus v1 (meta.tsv v1 = yes), babble included")
+    ap.add_argument("--ids", type=pathlib.Path,
+                    help="only the split's files listed in this targets file (first column), babble included")
     args = ap.parse_args()
     for tool, what in (("sox", "the MP3 and pitch conditions"), ("opusenc", "the Opus condition")):
         if shutil.which(tool) is None:
             sys.exit(f"make_robustness.py: the {tool} command is needed for {what}")
 
+    wanted = None
+    if args.ids is not None:
+        if not args.ids.is_file():
+            sys.exit(f"make_robustness.py: {args.ids}: no such file")
+        wanted = {line.split("\t")[0] for line in args.ids.read_text().splitlines() if line.strip()}
     meta = {}
     lines = (args.data / "meta.tsv").read_text().splitlines()
     header = lines[0].split("\t")
     for line in lines[1:]:
         row = dict(zip(header, line.split("\t")))
-        if row["split"] == args.split and (not args.v1_only or row["v1"] == "yes"):
+        if (row["split"] == args.split and (not args.v1_only or row["v1"] == "yes")
+                and (wanted is None or row["id"] in wanted)):
             meta[row["id"]] = row
+    if wanted is not None and len(meta) != len(wanted):
+        missing = sorted(wanted - set(meta))
+        sys.exit(f"make_robustness.py: {args.ids}: {len(missing)} ids not in split {args.split} "
+                 f"of meta.tsv (first: {missing[0]})")
     ids = sorted(meta)
     chosen = ids[:: args.every]
 
