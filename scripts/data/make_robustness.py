@@ -135,6 +135,7 @@ def main() -> None:
         if not args.ids.is_file():
             sys.exit(f"make_robustness.py: {args.ids}: no such file")
         wanted = {line.split("\t")[0] for line in args.ids.read_text().splitlines() if line.strip()}
+        wanted.discard("id")  # a targets file's optional header line
     meta = {}
     lines = (args.data / "meta.tsv").read_text().splitlines()
     header = lines[0].split("\t")
@@ -145,8 +146,8 @@ def main() -> None:
             meta[row["id"]] = row
     if wanted is not None and len(meta) != len(wanted):
         missing = sorted(wanted - set(meta))
-        sys.exit(f"make_robustness.py: {args.ids}: {len(missing)} ids not in split {args.split} "
-                 f"of meta.tsv (first: {missing[0]})")
+        sys.exit(f"make_robustness.py: {args.ids}: {len(missing)} ids not among split {args.split}'s "
+                 f"files{' of corpus v1' if args.v1_only else ''} in meta.tsv (first: {missing[0]})")
     ids = sorted(meta)
     chosen = ids[:: args.every]
 
