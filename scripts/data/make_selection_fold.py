@@ -10,8 +10,8 @@ is then retrained on the whole train split to ship.
 
 The fold is drawn per stratum (source, age_group, gender) of train's speakers: in each, the
 speakers sorted by name, shuffled by a generator seeded with the seed and the stratum, and the
-first round(n * fraction) taken (Python's round: a stratum of one or two speakers gives none), so
-the fold has train's mix of sources, ages and genders. All files of a fold speaker leave
+first round(n * fraction) taken (Python's round: at the default 0.25, a stratum of one or two
+speakers gives none), so the fold has train's mix of sources, ages and genders. All files of a fold speaker leave
 training. The selection targets keep at most --max-files-per-speaker files of each fold speaker
 (a seeded draw), so speakers with hundreds of files do not outweigh the rest (dev has 1-16
 files a speaker).
