@@ -3,8 +3,9 @@
 
 From the adult LibriSpeech and speechocean762 speakers of one split of voxsex-data (--split train
 to train segment's speech detector, scripts/model/train_vad.sh; --split dev for tuning; --split
-test for the final measurement): COUNT files of 2-5 minutes, each with 2-4 adult speakers of both genders, turns of
-2-20 s (a speaker's clips, leading/trailing silence trimmed, joined and cut to the turn length,
+test for the final measurement), or of those of its files that a targets file lists (--ids, as
+make_selection_fold.py's selection_targets.tsv and train_targets.tsv): COUNT files of 2-5 minutes,
+each with 2-4 adult speakers of both genders, turns of 2-20 s (a speaker's clips, leading/trailing silence trimmed, joined and cut to the turn length,
 levelled to -26 dBFS RMS), about one turn in five by the previous speaker again, gaps of 0.2-2 s
 of digital silence or of noise/ clips at -50 dBFS RMS. Writes
   OUT/clean/<id>.flac   16 kHz mono
@@ -17,6 +18,8 @@ of digital silence or of noise/ clips at -50 dBFS RMS. Writes
                         the afternoon of 2026-12-03)
   OUT/truth_turns.tsv   the same with one row per whole turn, pauses included (the definition
                         before 2026-12-03)
+  OUT/speakers.tsv      header id speaker label, one row per speaker of each file, by id then
+                        speaker
 Usage: /usr/bin/python3 scripts/data/make_conversations.py --split dev --out /tmp/conv_dev
 Needs numpy, soundfile, torch and torchaudio (made with torch 1.13 / torchaudio 0.13 on Debian 12).
 """
@@ -24,11 +27,14 @@ import argparse
 import csv
 import os
 import random
+import sys
 
 import numpy as np
 import soundfile as sf
 import torch
 import torchaudio.functional as AF
+
+from id_list import read_ids
 
 RATE = 16000
 SPEECH_DBFS = -26.0
@@ -117,18 +123,28 @@ def main():
     ap.add_argument("--data", default=os.path.join(os.path.dirname(__file__), "../../../shared/voxsex-data"))
     ap.add_argument("--count", type=int, default=10)
     ap.add_argument("--seed", type=int, default=15)
+    ap.add_argument("--ids", help="only the split's files listed in this targets file (first column)")
     a = ap.parse_args()
     rng = random.Random(f"{a.seed}-{a.split}")
+    wanted = None if a.ids is None else read_ids(a.ids, "make_conversations.py")
 
     speakers = {}  # speaker -> (gender, [ids])
+    in_split = set()
     with open(os.path.join(a.data, "meta.tsv")) as f:
         for row in csv.DictReader(f, delimiter="\t"):
-            if row["split"] != a.split or row["age_group"] != "adult":
+            if row["split"] != a.split:
+                continue
+            in_split.add(row["id"])
+            if row["age_group"] != "adult" or (wanted is not None and row["id"] not in wanted):
                 continue
             if row["source"] not in SOURCES:
                 continue
             g, ids = speakers.setdefault(row["speaker"], (int(row["gender"]), []))
             ids.append(row["id"])
+    if wanted is not None and not wanted <= in_split:
+        missing = sorted(wanted - in_split)
+        sys.exit(f"make_conversations.py: {a.ids}: {len(missing)} ids not among split {a.split}'s "
+                 f"files in meta.tsv (first: {missing[0]})")
     files = {os.path.splitext(n)[0]: os.path.join(a.data, a.split, n)
              for n in os.listdir(os.path.join(a.data, a.split))}
     by_gender = {g: sorted(s for s, (gg, _) in speakers.items() if gg == g) for g in (0, 1)}
@@ -145,12 +161,13 @@ def main():
 
     os.makedirs(os.path.join(a.out, "clean"), exist_ok=True)
     os.makedirs(os.path.join(a.out, "phone"), exist_ok=True)
-    truth, turns = [], []
+    truth, turns, cast = [], [], []
     for k in range(a.count):
         cid = f"conv_{a.split}_{k:02d}"
         n_spk = rng.randint(2, 4)
         males = rng.randint(1, n_spk - 1)
         spk = rng.sample(by_gender[0], males) + rng.sample(by_gender[1], n_spk - males)
+        cast.extend((cid, s, "female" if speakers[s][0] == 1 else "male") for s in sorted(spk))
         target_s = rng.uniform(120, 300)
         parts, t, prev = [], 0.0, None
         while t < target_s:
@@ -199,6 +216,9 @@ def main():
             f.write("id\tstart_s\tend_s\tlabel\n")
             for cid, s, e, lab in rows:
                 f.write(f"{cid}\t{s:.3f}\t{e:.3f}\t{lab}\n")
+    with open(os.path.join(a.out, "speakers.tsv"), "w") as f:
+        f.write("id\tspeaker\tlabel\n")
+        f.writelines(f"{cid}\t{s}\t{lab}\n" for cid, s, lab in cast)
 
 
 if __name__ == "__main__":

@@ -49,6 +49,8 @@ import torch
 import torchaudio
 import torchaudio.functional as AF
 
+from id_list import read_ids
+
 SR = 16000
 SNRS = (20, 10, 5)
 
@@ -132,10 +134,7 @@ def main() -> None:
 
     wanted = None
     if args.ids is not None:
-        if not args.ids.is_file():
-            sys.exit(f"make_robustness.py: {args.ids}: no such file")
-        wanted = {line.split("\t")[0] for line in args.ids.read_text().splitlines() if line.strip()}
-        wanted.discard("id")  # a targets file's optional header line
+        wanted = read_ids(args.ids, "make_robustness.py")
     meta = {}
     lines = (args.data / "meta.tsv").read_text().splitlines()
     header = lines[0].split("\t")
