@@ -10,7 +10,12 @@ segment when its centre does). Prints, over all files:
   false_alarm  share of truth non-speech frames the output calls speech
   share_err    |female share of speaking time, output - truth|, percentage points: mean and max
                over files
+With --turns TURNS.tsv (make_conversations.py's truth_turns.tsv: whole turns, pauses included) it
+also prints where the false alarms lie: in pauses (truth non-speech inside a turn) or in gaps
+(between turns), each as points of the false alarm rate and as a share of those frames.
+--per-file prints a line per file first (its gender accuracy, recall, false alarm rate, shares).
 Usage: /usr/bin/python3 scripts/eval/score_segments.py TRUTH.tsv SEGMENTS.tsv [--per-file]
+         [--turns TURNS.tsv]
 Standard library only.
 """
 import argparse
@@ -49,13 +54,21 @@ def main():
     ap.add_argument("truth")
     ap.add_argument("segments")
     ap.add_argument("--per-file", action="store_true")
+    ap.add_argument("--turns")
     a = ap.parse_args()
     truth, hyp = read(a.truth), read(a.segments)
+    turns = read(a.turns) if a.turns else {}
     both = correct = speech = found = nonspeech = fa = 0
+    pause = pause_fa = 0
     errs = []
     for cid in sorted(truth):
         n = int(math.ceil(max(e for _, e, _ in truth[cid] + hyp.get(cid, [])) * 100)) + 1
         t, h = frames(truth[cid], n), frames(hyp.get(cid, []), n)
+        u = frames(turns.get(cid, []), n)
+        f_nonspeech = sum(1 for x in t if not x)
+        f_fa = sum(1 for x, y in zip(t, h) if not x and y)
+        pause += sum(1 for x, y in zip(t, u) if not x and y)
+        pause_fa += sum(1 for x, y, z in zip(t, h, u) if not x and y and z)
         f_speech = sum(1 for x in t if x)
         f_found = sum(1 for x, y in zip(t, h) if x and y)
         f_correct = sum(1 for x, y in zip(t, h) if x and x == y)
@@ -63,17 +76,24 @@ def main():
         found += f_found
         both += f_found
         correct += f_correct
-        nonspeech += sum(1 for x in t if not x)
-        fa += sum(1 for x, y in zip(t, h) if not x and y)
+        nonspeech += f_nonspeech
+        fa += f_fa
         err = abs(share(h) - share(t))
         errs.append(err)
         if a.per_file:
             print(f"{cid}\tacc {100.0 * f_correct / max(f_found, 1):.2f}\trecall "
-                  f"{100.0 * f_found / max(f_speech, 1):.2f}\tshare truth {share(t):.1f} "
+                  f"{100.0 * f_found / max(f_speech, 1):.2f}\tfalse_alarm "
+                  f"{100.0 * f_fa / max(f_nonspeech, 1):.2f}\tshare truth {share(t):.1f} "
                   f"out {share(h):.1f}")
     print(f"files {len(truth)}\tgender_acc {100.0 * correct / max(both, 1):.2f}%\trecall "
           f"{100.0 * found / max(speech, 1):.2f}%\tfalse_alarm {100.0 * fa / max(nonspeech, 1):.2f}%\t"
           f"share_err mean {sum(errs) / len(errs):.2f} max {max(errs):.2f} points")
+    if a.turns:
+        gap, gap_fa = nonspeech - pause, fa - pause_fa
+        print(f"false_alarm in pauses {100.0 * pause_fa / max(nonspeech, 1):.2f} points "
+              f"({100.0 * pause_fa / max(pause, 1):.2f}% of {pause} pause frames)\t"
+              f"in gaps {100.0 * gap_fa / max(nonspeech, 1):.2f} points "
+              f"({100.0 * gap_fa / max(gap, 1):.2f}% of {gap} gap frames)")
 
 
 if __name__ == "__main__":
