@@ -61,9 +61,11 @@ def f0_track(x, rate):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--data", default=os.path.join(os.path.dirname(__file__), "../../../shared/voxsex-data"))
+    ap.add_argument("--data", default=os.path.join(os.path.dirname(__file__),
+                                                   "../../../shared/voxsex-data"))
     ap.add_argument("--split", default="train")
-    ap.add_argument("--answers", required=True, help="id<TAB>gender answers of a model on the split")
+    ap.add_argument("--answers", required=True,
+                    help="id<TAB>gender answers of a model on the split")
     ap.add_argument("--out", required=True)
     ap.add_argument("--min-wrong", type=float, default=0.75)
     ap.add_argument("--boundary-hz", type=float, default=165.0)
@@ -126,7 +128,8 @@ def main():
             dst.write(line)
             kept += 1
     print(f"label_audit: {len(count)} adult speakers, {len(flagged)} flagged "
-          f"({', '.join(sorted(flagged)) or 'none'}); targets.tsv keeps {kept} files, leaves out {dropped}")
+          f"({', '.join(sorted(flagged)) or 'none'}); targets.tsv keeps {kept} files, "
+          f"leaves out {dropped}")
 
 
 if __name__ == "__main__":
