@@ -5,9 +5,10 @@ From the adult LibriSpeech and speechocean762 speakers of one split of voxsex-da
 to train segment's speech detector, scripts/model/train_vad.sh; --split dev for tuning; --split
 test for the final measurement), or of those of its files that a targets file lists (--ids, as
 make_selection_fold.py's selection_targets.tsv and train_targets.tsv): COUNT files of 2-5 minutes,
-each with 2-4 adult speakers of both genders, turns of 2-20 s (a speaker's clips, leading/trailing silence trimmed, joined and cut to the turn length,
-levelled to -26 dBFS RMS), about one turn in five by the previous speaker again, gaps of 0.2-2 s
-of digital silence or of noise/ clips at -50 dBFS RMS. Writes
+each with 2-4 adult speakers of both genders, turns of 2-20 s (a speaker's clips,
+leading/trailing silence trimmed, joined and cut to the turn length, levelled to -26 dBFS RMS),
+about one turn in five by the previous speaker again, gaps of 0.2-2 s of digital silence or of
+noise/ clips at -50 dBFS RMS. Writes
   OUT/clean/<id>.flac   16 kHz mono
   OUT/phone/<id>.wav    the same through a telephone channel: 300-3400 Hz band-pass (biquads),
                         8 kHz, mu-law
@@ -123,7 +124,8 @@ def main():
     ap.add_argument("--data", default=os.path.join(os.path.dirname(__file__), "../../../shared/voxsex-data"))
     ap.add_argument("--count", type=int, default=10)
     ap.add_argument("--seed", type=int, default=15)
-    ap.add_argument("--ids", help="only the split's files listed in this targets file (first column)")
+    ap.add_argument("--ids",
+                    help="only the split's files listed in this targets file (first column)")
     a = ap.parse_args()
     rng = random.Random(f"{a.seed}-{a.split}")
     wanted = None if a.ids is None else read_ids(a.ids, "make_conversations.py")
