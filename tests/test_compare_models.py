@@ -137,6 +137,64 @@ class CompareModels(unittest.TestCase):
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertEqual(self.rows(r.stdout)["clean adults"][1], f"{100 * 20 / 24:.2f}")
 
+    def arms(self, arm_a, arm_b):
+        """Makes each named network's directory under the temporary folder; returns the two
+        comma-separated arguments."""
+        paths = {}
+        for name in arm_a + arm_b:
+            paths[name] = os.path.join(self.dir.name, name)
+            os.makedirs(paths[name], exist_ok=True)
+        return ",".join(paths[n] for n in arm_a), ",".join(paths[n] for n in arm_b), paths
+
+    def run_arms(self, answers_a, answers_b, *extra):
+        return subprocess.run([sys.executable, SCRIPT, self.suite, answers_a, answers_b, "--meta",
+                               self.meta, "--resamples", "400", *extra],
+                              capture_output=True, text=True)
+
+    def test_an_arms_measure_is_the_mean_of_its_networks(self):
+        a, b, paths = self.arms(["a1"], ["b1", "b2"])
+        for cond in ("clean", "noise"):
+            self.write_answers(paths["a1"], cond)
+            self.write_answers(paths["b2"], cond)
+        self.write_answers(paths["b1"], "clean", wrong_speakers=["m2"])
+        self.write_answers(paths["b1"], "noise")
+        r = self.run_arms(a, b)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("A: mean of 1 network(s), B: mean of 2", r.stdout)
+        rows = self.rows(r.stdout)
+        # b1 gets 20 of 24 clean adults, b2 all 24: the arm 22 of 24 on average.
+        self.assertEqual(rows["clean adults"][1], f"{100 * (20 / 24 + 1) / 2:.2f}")
+        self.assertEqual(rows["clean adults"][2], f"{-100 * 4 / 24 / 2:+.2f}")
+        # Resamples that draw b2 twice differ by nothing; none has B ahead.
+        lo, hi = (float(x) for x in rows["clean adults"][3].strip("[]").split(","))
+        self.assertLess(lo, 0)
+        self.assertEqual(hi, 0)
+
+    def test_the_seeds_share_widens_the_interval_of_equal_arms(self):
+        # Two recipes whose networks are the same two: a point difference of nothing, which one
+        # network a side would give with an interval of nothing. The network draws make it span 0.
+        a, b, paths = self.arms(["a1", "a2"], ["b1", "b2"])
+        for cond in ("clean", "noise"):
+            for good, bad in (("a1", "a2"), ("b1", "b2")):
+                self.write_answers(paths[good], cond)
+                self.write_answers(paths[bad], cond, wrong_speakers=["m2", "w1"])
+        r = self.run_arms(a, b)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        rows = self.rows(r.stdout)
+        self.assertEqual(rows["clean adults"][2], "+0.00")
+        lo, hi = (float(x) for x in rows["clean adults"][3].strip("[]").split(","))
+        self.assertLess(lo, 0)
+        self.assertGreater(hi, 0)
+        # And with one network a side (a1 against b1), nothing.
+        r = self.run_arms(paths["a1"], paths["b1"])
+        self.assertEqual(self.rows(r.stdout)["clean adults"][3], "[+0.00, +0.00]")
+
+    def test_an_empty_entry_in_an_arm_is_an_error(self):
+        a, b, paths = self.arms(["a1"], ["b1"])
+        r = self.run_arms(a + ",", b)
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("empty entry", r.stderr)
+
 
 if __name__ == "__main__":
     unittest.main()
