@@ -36,7 +36,7 @@
 # voxsex code are never suppressed. ASan, LSan and TSan reports are written to
 # <build dir>/.../sanitizer-logs/ (log_path), so a report in a voxsex child of an e2e test is seen
 # even when that test expected a non-zero exit; UBSan reports are found in the test output (see
-# asan_test). Every report is printed and fails the run.
+# asan_env). Every report is printed and fails the run.
 #
 # Exit status: 0 clean; 1 a sanitizer report, a failed test or different answers; 2 usage.
 set -euo pipefail
@@ -90,31 +90,48 @@ asan_configure_build() {
     cmake --build build-asan -j "$jobs"
 }
 
+# asan_env LOGS: prints the ASAN_, LSAN_ and UBSAN_OPTIONS assignments (one a line) of every
+# ASan run. halt_on_error: the first report ends the process (UBSan is also compiled with
+# -fno-sanitize-recover); exitcode=86, an exit status no test expects, so a report in a voxsex
+# child fails its test. detect_leaks: LeakSanitizer at exit. quarantine_size_mb=16 (default 256):
+# a freed block stays poisoned until 16 MB more have been freed, which still catches a use soon
+# after the free; with 256 MB, LibTorch's churn keeps every process touching fresh pages (predict
+# on tests/data: 908 MB peak RSS against 484), and the ASan ctest's tests took 1,620 s in sum
+# against 1,139 with 16 MB (the descriptor test, changed meanwhile, left out; 2026-12-05).
+# ASan and LSan reports go to LOGS (log_path); UBSan's cannot (with ASan, gcc's UBSan ignores
+# log_path and prints on stderr: https://gcc.gnu.org/bugzilla/show_bug.cgi?id=94328), so
+# ubsan_reports searches for them.
+asan_env() {
+  local logs=$1
+  echo "ASAN_OPTIONS=halt_on_error=1:exitcode=86:detect_leaks=1:quarantine_size_mb=16:check_initialization_order=1:log_path=$logs/asan"
+  echo "LSAN_OPTIONS=suppressions=$supp_dir/lsan.supp:print_suppressions=0"
+  echo "UBSAN_OPTIONS=halt_on_error=1:exitcode=86:print_stacktrace=1:suppressions=$supp_dir/ubsan.supp"
+}
+
+# ubsan_reports PATH...: prints every UBSan report in the files under PATH (files or
+# directories; missing ones are ignored); fails when there is one.
+ubsan_reports() {
+  local files f
+  files=$(grep -r -l -a -F ': runtime error: ' "$@" 2>/dev/null || true)
+  [ -z "$files" ] && return 0
+  echo "sanitize: UndefinedBehaviorSanitizer reports in:" >&2
+  while read -r f; do
+    echo "sanitize: ---- $f" >&2
+    grep -a -F -A 30 ': runtime error: ' "$f" >&2
+  done <<<"$files"
+  return 1
+}
+
+# The ctest suite under ASan. UBSan reports are searched for in the test log and in the stderr
+# files that the e2e tests keep under build-asan/tests/work.
 asan_test() {
-  local logs=$PWD/build-asan/sanitizer-logs status=0 ubsan
+  local logs=$PWD/build-asan/sanitizer-logs status=0 vars
   rm -rf "$logs" && mkdir -p "$logs" || return
-  # halt_on_error: the first report ends the process (UBSan is also compiled with
-  # -fno-sanitize-recover); exitcode=86, an exit status no test expects, so a report in a voxsex
-  # child fails its test. detect_leaks: LeakSanitizer at exit. ASan and LSan reports go to
-  # $logs (log_path); UBSan's cannot (with ASan, gcc's UBSan ignores log_path and prints on
-  # stderr: https://gcc.gnu.org/bugzilla/show_bug.cgi?id=94328), so they are searched for in the
-  # test log and in the stderr files that the e2e tests keep under build-asan/tests/work.
-  ASAN_OPTIONS="halt_on_error=1:exitcode=86:detect_leaks=1:check_initialization_order=1:log_path=$logs/asan" \
-  LSAN_OPTIONS="suppressions=$supp_dir/lsan.supp:print_suppressions=0" \
-  UBSAN_OPTIONS="halt_on_error=1:exitcode=86:print_stacktrace=1:suppressions=$supp_dir/ubsan.supp" \
-    ctest --test-dir build-asan --output-on-failure -j "$jobs" -LE "$asan_skip_labels" \
-    -E "$asan_skip_tests" || status=$?
+  mapfile -t vars < <(asan_env "$logs")
+  env "${vars[@]}" ctest --test-dir build-asan --output-on-failure -j "$jobs" \
+    -LE "$asan_skip_labels" -E "$asan_skip_tests" || status=$?
   check_logs "$logs" || status=1
-  ubsan=$(grep -r -l -a -F ': runtime error: ' build-asan/Testing/Temporary build-asan/tests/work \
-    2>/dev/null || true)
-  if [ -n "$ubsan" ]; then
-    echo "sanitize: UndefinedBehaviorSanitizer reports in:" >&2
-    while read -r f; do
-      echo "sanitize: ---- $f" >&2
-      grep -a -F -A 30 ': runtime error: ' "$f" >&2
-    done <<<"$ubsan"
-    status=1
-  fi
+  ubsan_reports build-asan/Testing/Temporary build-asan/tests/work || status=1
   return "$status"
 }
 
@@ -149,9 +166,7 @@ sanitized_predict() {
     fi
   else
     bin=build-asan/voxsex
-    vars=("ASAN_OPTIONS=halt_on_error=1:exitcode=86:detect_leaks=1:check_initialization_order=1:log_path=$logs/asan"
-      "LSAN_OPTIONS=suppressions=$supp_dir/lsan.supp:print_suppressions=0"
-      "UBSAN_OPTIONS=halt_on_error=1:exitcode=86:print_stacktrace=1:suppressions=$supp_dir/ubsan.supp")
+    mapfile -t vars < <(asan_env "$logs")
   fi
   env "${vars[@]}" "${run[@]}" "$bin" predict "$dir" "$work/$tool/answers.tsv" \
     --scores "$work/$tool/scores.tsv" --threads 2 --model models/voxsex.pt \
@@ -160,12 +175,8 @@ sanitized_predict() {
     --threads 2 --model models/voxsex.pt 2>"$work/release/stderr.txt" || ref_status=$?
   local failed=0
   check_logs "$logs" || failed=1
-  # UBSan (with ASan) prints its reports on stderr only: see asan_test.
-  if grep -q -a -F ': runtime error: ' "$work/$tool/stderr.txt"; then
-    echo "sanitize: $name: UndefinedBehaviorSanitizer report:" >&2
-    grep -a -F -A 30 ': runtime error: ' "$work/$tool/stderr.txt" >&2
-    failed=1
-  fi
+  # UBSan (with ASan) prints its reports on stderr only: see asan_env.
+  if [ "$tool" = asan ]; then ubsan_reports "$work/$tool/stderr.txt" || failed=1; fi
   if ((status != ref_status)); then
     echo "sanitize: $name: $tool predict exited $status, Release $ref_status:" >&2
     tail -n 20 "$work/$tool/stderr.txt" >&2
