@@ -39,8 +39,9 @@ resamples where B - A <= 0.
 
 Usage: /usr/bin/python3 scripts/eval/compare_models.py SUITE ANSWERS_A[,ANSWERS_A2...]
          ANSWERS_B[,ANSWERS_B2...] [--meta META] [--names A,B] [--resamples N] [--seed S]
-Errors (exit status 2): no condition with targets and every model's answers; an id of the targets missing
-from meta.tsv; a condition without adults or without boys or girls (the score is undefined).
+Errors (exit status 2): no condition with targets and every network's answers; an empty entry in
+an arm's list; an id of the targets missing from meta.tsv; a condition without adults or without
+boys or girls (the score is undefined).
 An id without an answer counts as wrong, as in `voxsex eval`. Standard library only.
 """
 import argparse
