@@ -51,9 +51,11 @@ class CompareModels(unittest.TestCase):
                     wrong = spk in wrong_speakers or i in wrong_ids
                     f.write(f"{i}\t{1 - gender if wrong else gender}\n")
 
-    def run_script(self, *extra):
-        return subprocess.run([sys.executable, SCRIPT, self.suite, self.a, self.b, "--meta",
-                               self.meta, "--resamples", "400", *extra],
+    def run_script(self, *extra, answers=None):
+        """Runs the script on self.a against self.b, or on ANSWERS (the two arguments)."""
+        a, b = answers or (self.a, self.b)
+        return subprocess.run([sys.executable, SCRIPT, self.suite, a, b, "--meta", self.meta,
+                               "--resamples", "400", *extra],
                               capture_output=True, text=True)
 
     def rows(self, out):
@@ -146,11 +148,6 @@ class CompareModels(unittest.TestCase):
             os.makedirs(paths[name], exist_ok=True)
         return ",".join(paths[n] for n in arm_a), ",".join(paths[n] for n in arm_b), paths
 
-    def run_arms(self, answers_a, answers_b, *extra):
-        return subprocess.run([sys.executable, SCRIPT, self.suite, answers_a, answers_b, "--meta",
-                               self.meta, "--resamples", "400", *extra],
-                              capture_output=True, text=True)
-
     def test_an_arms_measure_is_the_mean_of_its_networks(self):
         a, b, paths = self.arms(["a1"], ["b1", "b2"])
         for cond in ("clean", "noise"):
@@ -158,7 +155,7 @@ class CompareModels(unittest.TestCase):
             self.write_answers(paths["b2"], cond)
         self.write_answers(paths["b1"], "clean", wrong_speakers=["m2"])
         self.write_answers(paths["b1"], "noise")
-        r = self.run_arms(a, b)
+        r = self.run_script(answers=(a, b))
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertIn("A: mean of 1 network(s), B: mean of 2", r.stdout)
         rows = self.rows(r.stdout)
@@ -178,7 +175,7 @@ class CompareModels(unittest.TestCase):
             for good, bad in (("a1", "a2"), ("b1", "b2")):
                 self.write_answers(paths[good], cond)
                 self.write_answers(paths[bad], cond, wrong_speakers=["m2", "w1"])
-        r = self.run_arms(a, b)
+        r = self.run_script(answers=(a, b))
         self.assertEqual(r.returncode, 0, r.stderr)
         rows = self.rows(r.stdout)
         self.assertEqual(rows["clean adults"][2], "+0.00")
@@ -186,12 +183,12 @@ class CompareModels(unittest.TestCase):
         self.assertLess(lo, 0)
         self.assertGreater(hi, 0)
         # And with one network a side (a1 against b1), nothing.
-        r = self.run_arms(paths["a1"], paths["b1"])
+        r = self.run_script(answers=(paths["a1"], paths["b1"]))
         self.assertEqual(self.rows(r.stdout)["clean adults"][3], "[+0.00, +0.00]")
 
     def test_an_empty_entry_in_an_arm_is_an_error(self):
         a, b, paths = self.arms(["a1"], ["b1"])
-        r = self.run_arms(a + ",", b)
+        r = self.run_script(answers=(a + ",", b))
         self.assertEqual(r.returncode, 2)
         self.assertIn("empty entry", r.stderr)
 
