@@ -202,21 +202,13 @@ sanitized_predict() {
   return "$failed"
 }
 
-# Every fifth audio file (sorted) of the voxsex-data test split, FLAC and Opus, as symlinks.
-corpus_fifth() {
-  local dir=$PWD/build-asan/corpus-fifth
+# corpus_every N DIR: every Nth audio file (sorted) of the voxsex-data test split, FLAC and Opus,
+# as symlinks in DIR (made anew); prints DIR.
+corpus_every() {
+  local n=$1 dir=$2
   rm -rf "$dir" && mkdir -p "$dir"
   find "$corpus/test" -maxdepth 1 -type f \( -name '*.flac' -o -name '*.opus' \) | sort |
-    awk 'NR % 5 == 1' | while read -r f; do ln -s "$f" "$dir/"; done
-  echo "$dir"
-}
-
-# Every eighth audio file (sorted) of the voxsex-data test split, FLAC and Opus, as symlinks.
-corpus_eighth() {
-  local dir=$PWD/build-tsan/corpus-eighth
-  rm -rf "$dir" && mkdir -p "$dir"
-  find "$corpus/test" -maxdepth 1 -type f \( -name '*.flac' -o -name '*.opus' \) | sort |
-    awk 'NR % 8 == 1' | while read -r f; do ln -s "$f" "$dir/"; done
+    awk -v n="$n" 'NR % n == 1' | while read -r f; do ln -s "$f" "$dir/"; done
   echo "$dir"
 }
 
@@ -228,7 +220,7 @@ if [ "$mode" = asan ] || [ "$mode" = all ]; then
       echo "sanitize: SKIPPED asan predict on corpus files: $corpus/test not found" >&2
     elif stage "asan: Release reference build/voxsex" reference_build; then
       stage "asan: predict every fifth file of voxsex-data/test" \
-        sanitized_predict asan corpus-fifth "$(corpus_fifth)" || true
+        sanitized_predict asan corpus-fifth "$(corpus_every 5 "$PWD/build-asan/corpus-fifth")" || true
     fi
   fi
 fi
@@ -238,7 +230,7 @@ if [ "$mode" = tsan ] || [ "$mode" = all ]; then
     stage "tsan: predict tests/data" sanitized_predict tsan fixtures "$PWD/tests/data" || true
     if [ -d "$corpus/test" ]; then
       stage "tsan: predict every eighth file of voxsex-data/test" \
-        sanitized_predict tsan corpus-eighth "$(corpus_eighth)" || true
+        sanitized_predict tsan corpus-eighth "$(corpus_every 8 "$PWD/build-tsan/corpus-eighth")" || true
     else
       echo "sanitize: SKIPPED tsan predict on corpus files: $corpus/test not found" >&2
     fi
