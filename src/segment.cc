@@ -58,10 +58,10 @@ void SegmenterOptions::Validate() const {
 std::string SegmenterOptions::ToString() const {
   return fmt::format(
       "SegmenterOptions(window_s={}, hop_s={}, vad_block_s={}, vad_model='{}', vad_threshold={}, "
-      "vad_dynamic_range_db={}, vad_floor_window_s={}, vad_floor_margin_db={}, vad_error={}, "
+      "vad_dynamic_range_db={}, vad_floor_window_s={}, vad_floor_margin_db={}, vad_floor_gate={}, vad_error={}, "
       "switch_penalty={}, max_pause_s={}, min_segment_s={}, max_file_duration_s={})",
       window_s, hop_s, vad_block_s, vad_model, vad_threshold, vad_dynamic_range_db, vad_floor_window_s,
-      vad_floor_margin_db, vad_error, switch_penalty, max_pause_s, min_segment_s, max_file_duration_s);
+      vad_floor_margin_db, vad_floor_gate, vad_error, switch_penalty, max_pause_s, min_segment_s, max_file_duration_s);
 }
 
 double SegmentResult::speech_s() const {
@@ -335,6 +335,9 @@ class FileRun {
         const std::vector<float> logits = detector_->Logits(block);
         for (int t = 0; t < n; ++t) {
           speech[static_cast<std::size_t>(t)] = logits[static_cast<std::size_t>(t)] >= detector_->threshold;
+        }
+        if (opts_.vad_floor_gate && floor_window_frames_ > 0) {
+          LocalFloor(FrameEnergiesDb(block, vad_.first_band), &speech);
         }
       } else {
         const std::vector<double> energy = FrameEnergiesDb(block, vad_.first_band);

@@ -91,6 +91,10 @@ struct SegmenterOptions {
   // segment).
   double vad_floor_window_s = 3.0;
   double vad_floor_margin_db = 10.0;
+  // A learned detector's speech frames are also cleared by that local noise floor (the same
+  // vad_floor_window_s and vad_floor_margin_db; nothing when vad_floor_window_s is 0): its logit
+  // sees 0.61 s of context, too little to tell a recording's pauses from its quiet speech.
+  bool vad_floor_gate = false;
   // The speech detector: "" the bundled learned one (DefaultSpeechDetectorPath()), "energy"
   // (kEnergyDetector) the energy detector above, else the path of a SpeechDetector file.
   std::string vad_model;

@@ -116,6 +116,9 @@ CLI::App* setup_segment(CLI::App& app, SegmentOptions& o) {
   cmd->add_option("--vad-floor-margin", o.segmenter.vad_floor_margin_db,
                   "How far over that local noise floor a speech frame must be, dB")
       ->capture_default_str();
+  cmd->add_flag("--vad-floor-gate", o.segmenter.vad_floor_gate,
+               "A learned detector's speech frames must also be --vad-floor-margin dB over the "
+               "noise floor of --vad-floor-window seconds around them");
   cmd->add_option("--vad-model", o.segmenter.vad_model,
                   "Speech detector: a learned one's file (default: the bundled models/voxsex-vad.pt), or "
                   "'energy' for the energy detector (--vad-range, --vad-floor-*)");
