@@ -327,6 +327,24 @@ TEST(Segmenter, LearnedDetectorFindsThePausesOfANoisyRecording) {
   ExpectNoisyRecordingSegmented(r, LoadSegmenter().SegmentSamples(r.x));
 }
 
+// --vad-floor-gate: a learned detector whose threshold calls every frame speech bridges the noisy
+// speaker's pause; gated by the local noise floor, the pause is found and the speech kept.
+TEST(Segmenter, FloorGateClearsALearnedDetectorsFramesUnderTheLocalFloor) {
+  const NoisyRecording r = MakeNoisyRecording();
+  voxsex::SegmenterOptions everything;
+  everything.vad_threshold = -1e6;
+  const auto ungated = LoadSegmenter(everything).SegmentSamples(r.x);
+  EXPECT_GT(SpeechIn(ungated, r.pause_start_s + 0.2, r.pause_end_s - 0.2), 0.6);
+
+  voxsex::SegmenterOptions gated = everything;
+  gated.vad_floor_gate = true;
+  const auto segs = LoadSegmenter(gated).SegmentSamples(r.x);
+  ExpectNoisyRecordingSegmented(r, segs);
+  // The -70 dBFS silences before the noisy speaker and after the male one are not speech either.
+  EXPECT_LT(SpeechIn(segs, r.noisy_start_s - 0.8, r.noisy_start_s - 0.2), 0.1);
+  EXPECT_LT(SpeechIn(segs, r.x.size() / static_cast<double>(kRate) - 0.8, r.x.size() / static_cast<double>(kRate)), 0.1);
+}
+
 // The bundled detector's logits on Conversation(): its clips' speech above the threshold, the
 // -70 dBFS gaps between them below it (frame by frame, all but a few frames at the edges).
 TEST(SpeechDetector, BundledDetectorSeparatesSpeechFromTheGaps) {

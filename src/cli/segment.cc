@@ -110,8 +110,9 @@ CLI::App* setup_segment(CLI::App& app, SegmentOptions& o) {
                   "speech (0 = the model's VAD setting)")
       ->capture_default_str();
   cmd->add_option("--vad-floor-window", o.segmenter.vad_floor_window_s,
-                  "Frames must also be --vad-floor-margin dB over the noise floor of this many "
-                  "seconds around them (0 = only their 30 s block's floor)")
+                  "Energy detector (and a learned one with --vad-floor-gate): frames must also "
+                  "be --vad-floor-margin dB over the noise floor of this many seconds around them "
+                  "(0 = only the energy detector's 30 s block floor)")
       ->capture_default_str();
   cmd->add_option("--vad-floor-margin", o.segmenter.vad_floor_margin_db,
                   "How far over that local noise floor a speech frame must be, dB")
