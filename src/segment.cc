@@ -58,10 +58,11 @@ void SegmenterOptions::Validate() const {
 std::string SegmenterOptions::ToString() const {
   return fmt::format(
       "SegmenterOptions(window_s={}, hop_s={}, vad_block_s={}, vad_model='{}', vad_threshold={}, "
-      "vad_dynamic_range_db={}, vad_floor_window_s={}, vad_floor_margin_db={}, vad_floor_gate={}, vad_error={}, "
-      "switch_penalty={}, max_pause_s={}, min_segment_s={}, max_file_duration_s={})",
+      "vad_dynamic_range_db={}, vad_floor_window_s={}, vad_floor_margin_db={}, vad_floor_gate={}, "
+      "vad_error={}, switch_penalty={}, max_pause_s={}, min_segment_s={}, max_file_duration_s={})",
       window_s, hop_s, vad_block_s, vad_model, vad_threshold, vad_dynamic_range_db, vad_floor_window_s,
-      vad_floor_margin_db, vad_floor_gate, vad_error, switch_penalty, max_pause_s, min_segment_s, max_file_duration_s);
+      vad_floor_margin_db, vad_floor_gate, vad_error, switch_penalty, max_pause_s, min_segment_s,
+      max_file_duration_s);
 }
 
 double SegmentResult::speech_s() const {

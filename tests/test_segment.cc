@@ -342,7 +342,8 @@ TEST(Segmenter, FloorGateClearsALearnedDetectorsFramesUnderTheLocalFloor) {
   ExpectNoisyRecordingSegmented(r, segs);
   // The -70 dBFS silences before the noisy speaker and after the male one are not speech either.
   EXPECT_LT(SpeechIn(segs, r.noisy_start_s - 0.8, r.noisy_start_s - 0.2), 0.1);
-  EXPECT_LT(SpeechIn(segs, r.x.size() / static_cast<double>(kRate) - 0.8, r.x.size() / static_cast<double>(kRate)), 0.1);
+  const double end_s = static_cast<double>(r.x.size()) / kRate;
+  EXPECT_LT(SpeechIn(segs, end_s - 0.8, end_s), 0.1);
 }
 
 // The bundled detector's logits on Conversation(): its clips' speech above the threshold, the
