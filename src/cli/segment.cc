@@ -119,7 +119,7 @@ CLI::App* setup_segment(CLI::App& app, SegmentOptions& o) {
       ->capture_default_str();
   cmd->add_flag("--vad-floor-gate", o.segmenter.vad_floor_gate,
                "A learned detector's speech frames must also be --vad-floor-margin dB over the "
-               "noise floor of --vad-floor-window seconds around them");
+               "noise floor of --vad-floor-window seconds around them (nothing when that is 0)");
   cmd->add_option("--vad-model", o.segmenter.vad_model,
                   "Speech detector: a learned one's file (default: the bundled models/voxsex-vad.pt), or "
                   "'energy' for the energy detector (--vad-range, --vad-floor-*)");
