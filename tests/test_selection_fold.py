@@ -91,6 +91,31 @@ class SelectionFold(unittest.TestCase):
         self.assertNotEqual(read_targets(os.path.join(other, "selection_targets.tsv")),
                             self.selection_rows)
 
+    def test_train_fraction_nests_training_speakers_and_keeps_the_fold(self):
+        subsets = {}
+        for fraction in ("0.5", "0.25"):
+            out = os.path.join(self.dir.name, "train" + fraction)
+            result = run(out, "--train-fraction", fraction)
+            self.assertEqual(result.returncode, 0, result.stderr)
+            self.assertEqual(read_targets(os.path.join(out, "selection_targets.tsv")),
+                             self.selection_rows)
+            subsets[fraction] = read_targets(os.path.join(out, "train_targets.tsv"))
+        full, half, quarter = (self.speakers(self.train_rows), self.speakers(subsets["0.5"]),
+                               self.speakers(subsets["0.25"]))
+        self.assertTrue(quarter < half < full)
+        # A kept speaker keeps every file: the subset is the full training part's rows of its speakers.
+        self.assertEqual(subsets["0.5"], [r for r in self.train_rows if self.meta[r[0]]["speaker"] in half])
+        # speechocean762's girls: 37 - 9 in the fold = 28 training speakers; round(28 / 2) = 14.
+        girls = {self.meta[i]["speaker"] for i in self.train
+                 if (self.meta[i]["source"], self.meta[i]["age_group"], self.meta[i]["gender"])
+                 == ("speechocean762", "child", "1")}
+        self.assertEqual(len(girls & full), 28)
+        self.assertEqual(len(girls & half), 14)
+        self.assertEqual(len(girls & quarter), 7)
+        bad = run(os.path.join(self.dir.name, "bad_train"), "--train-fraction", "0")
+        self.assertEqual(bad.returncode, 2)
+        self.assertIn("--train-fraction", bad.stderr)
+
     def test_bad_fraction_and_missing_meta_are_errors(self):
         bad = run(os.path.join(self.dir.name, "bad"), "--fraction", "1.5")
         self.assertEqual(bad.returncode, 2)

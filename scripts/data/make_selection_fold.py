@@ -16,6 +16,13 @@ training. The selection targets keep at most --max-files-per-speaker files of ea
 (a seeded draw), so speakers with hundreds of files do not outweigh the rest (dev has 1-16
 files a speaker).
 
+--train-fraction F (< 1) keeps only part of the training part's speakers, for a learning curve
+(accuracy against the number of training speakers, scored on the same fold): in each stratum the
+speakers left after the fold, sorted by name and shuffled by a generator seeded with the seed,
+"train" and the stratum, and the first max(1, round(n * F)) kept with all their files. The same
+shuffle serves every F, so the training speakers of a smaller F are a subset of a larger F's, and
+the fold does not depend on F.
+
 Writes, in OUT (created):
   train_targets.tsv      id<TAB>gender of train's files whose speaker is not in the fold, sorted
   selection_targets.tsv  id<TAB>gender of the fold's kept files, sorted
@@ -24,8 +31,9 @@ and prints a count per stratum. Deterministic: the same arguments write the same
 
 Usage: /usr/bin/python3 scripts/data/make_selection_fold.py --out DIR
          [--data ../shared/voxsex-data] [--fraction 0.25] [--seed 1] [--max-files-per-speaker 10]
-Errors (exit status 2): meta.tsv missing or without the columns used; a fraction outside (0, 1);
-a fold with no speaker. Standard library only.
+         [--train-fraction 1]
+Errors (exit status 2): meta.tsv missing or without the columns used; a fraction outside (0, 1)
+or a train fraction outside (0, 1]; a fold with no speaker. Standard library only.
 """
 import argparse
 import collections
@@ -51,9 +59,13 @@ def main():
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--max-files-per-speaker", type=int, default=10,
                     help="files of each fold speaker kept for selection (0 = all; default 10)")
+    ap.add_argument("--train-fraction", type=float, default=1.0,
+                    help="share of each stratum's training speakers kept (learning curves; default 1)")
     args = ap.parse_args()
     if not 0 < args.fraction < 1:
         fail(f"--fraction must be between 0 and 1, got {args.fraction}")
+    if not 0 < args.train_fraction <= 1:
+        fail(f"--train-fraction must be in (0, 1], got {args.train_fraction}")
     meta_path = os.path.join(args.data, "meta.tsv")
     if not os.path.isfile(meta_path):
         fail(f"{meta_path}: no such file")
@@ -83,6 +95,14 @@ def main():
         fold.update(speakers[:round(len(speakers) * args.fraction)])
     if not fold:
         fail("the fold has no speaker: raise --fraction")
+    trained = set()
+    for stratum in sorted(by_stratum):
+        speakers = sorted(s for s in by_stratum[stratum] if s not in fold)
+        if not speakers:
+            continue
+        random.Random(f"{args.seed}/train/{'/'.join(stratum)}").shuffle(speakers)
+        n = len(speakers) if args.train_fraction == 1 else max(1, round(len(speakers) * args.train_fraction))
+        trained.update(speakers[:n])
 
     gender = {r["id"]: r["gender"] for r in rows}
     kept = {}
@@ -91,7 +111,7 @@ def main():
         if 0 < args.max_files_per_speaker < len(ids):
             ids = sorted(random.Random(f"{args.seed}/{speaker}").sample(ids, args.max_files_per_speaker))
         kept[speaker] = ids
-    train_ids = sorted(i for s, ids in files.items() if s not in fold for i in ids)
+    train_ids = sorted(i for s, ids in files.items() if s in trained for i in ids)
     selection_ids = sorted(i for ids in kept.values() for i in ids)
 
     os.makedirs(args.out, exist_ok=True)
@@ -109,12 +129,13 @@ def main():
           "".join(f"{s}\t{chr(9).join(stratum_of[s])}\t{len(files[s])}\t{len(kept[s])}\n"
                   for s in sorted(fold)))
 
-    print("source\tage_group\tgender\tspeakers\tfold speakers\tfold files kept")
+    print("source\tage_group\tgender\tspeakers\tfold speakers\tfold files kept\ttraining speakers")
     for stratum in sorted(by_stratum):
         in_fold = [s for s in by_stratum[stratum] if s in fold]
         print("\t".join(stratum) + f"\t{len(by_stratum[stratum])}\t{len(in_fold)}\t"
-              f"{sum(len(kept[s]) for s in in_fold)}")
-    print(f"train: {len(train_ids)} files of {len(files) - len(fold)} speakers; "
+              f"{sum(len(kept[s]) for s in in_fold)}\t"
+              f"{sum(1 for s in by_stratum[stratum] if s in trained)}")
+    print(f"train: {len(train_ids)} files of {len(trained)} speakers; "
           f"selection: {len(selection_ids)} files of {len(fold)} speakers", file=sys.stderr)
 
 
