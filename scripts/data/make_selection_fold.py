@@ -24,7 +24,8 @@ shuffle serves every F, so the training speakers of a smaller F are a subset of 
 the fold does not depend on F.
 
 Writes, in OUT (created):
-  train_targets.tsv      id<TAB>gender of train's files whose speaker is not in the fold, sorted
+  train_targets.tsv      id<TAB>gender of train's files whose speaker is not in the fold (with
+                         --train-fraction, of the kept training speakers), sorted
   selection_targets.tsv  id<TAB>gender of the fold's kept files, sorted
   selection_speakers.tsv speaker, source, age_group, gender, files in train, files kept; a header
 and prints a count per stratum. Deterministic: the same arguments write the same files.
