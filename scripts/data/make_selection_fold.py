@@ -89,21 +89,19 @@ def main():
     for speaker, stratum in stratum_of.items():
         by_stratum[stratum].append(speaker)
 
-    fold = set()
+    def share(speakers, key, fraction, at_least=0):  # the first round(n * fraction) of a seeded shuffle
+        speakers = sorted(speakers)
+        random.Random(key).shuffle(speakers)
+        return speakers[:max(at_least, round(len(speakers) * fraction))]
+
+    fold, trained = set(), set()
     for stratum in sorted(by_stratum):
-        speakers = sorted(by_stratum[stratum])
-        random.Random(f"{args.seed}/{'/'.join(stratum)}").shuffle(speakers)
-        fold.update(speakers[:round(len(speakers) * args.fraction)])
+        fold.update(share(by_stratum[stratum], f"{args.seed}/{'/'.join(stratum)}", args.fraction))
     if not fold:
         fail("the fold has no speaker: raise --fraction")
-    trained = set()
     for stratum in sorted(by_stratum):
-        speakers = sorted(s for s in by_stratum[stratum] if s not in fold)
-        if not speakers:
-            continue
-        random.Random(f"{args.seed}/train/{'/'.join(stratum)}").shuffle(speakers)
-        n = len(speakers) if args.train_fraction == 1 else max(1, round(len(speakers) * args.train_fraction))
-        trained.update(speakers[:n])
+        rest = [s for s in by_stratum[stratum] if s not in fold]
+        trained.update(share(rest, f"{args.seed}/train/{'/'.join(stratum)}", args.train_fraction, 1))
 
     gender = {r["id"]: r["gender"] for r in rows}
     kept = {}
